@@ -1,0 +1,75 @@
+# Two commands matter: `make dev` and `make test`. Every other target is a piece of those two.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+VENV := .venv
+TOOLS := .venv-tools
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+SYSTEM_PACKAGES := libvulkan1 libomp5
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: dev test setup system-deps lint lint-python lint-template build bench smoke lock migrate db-check clean
+
+dev: setup ## set everything up, then serve the product at http://127.0.0.1:$${PORT:-8787}
+	$(PY) -m local
+
+test: setup lint ## set everything up, then run every test
+	$(PY) -m pytest
+
+setup: system-deps $(VENV)/.installed $(TOOLS)/.installed
+
+# Debian packages the local engine and the browser tests need; installed only when missing and run as root.
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages (install them as root): $$missing"; exit 1; fi; \
+	fi
+
+$(VENV)/.installed: requirements/dev.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q uv==$(UV_VERSION)
+	$(UV) pip sync -q --python $(PY) requirements/dev.lock
+	$(UV) pip install -q --python $(PY) --no-deps -e .
+	touch $@
+
+# SAM CLI pins its own boto3 and pydantic, so it lives in a virtual environment of its own.
+$(TOOLS)/.installed: requirements/tools.lock $(VENV)/.installed
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(UV) pip sync -q --python $(TOOLS)/bin/python requirements/tools.lock
+	touch $@
+
+lint: lint-python lint-template build
+
+lint-python: setup
+	$(VENV)/bin/ruff check .
+
+lint-template: setup
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/sam validate --lint --template-file template.yaml
+
+build: setup ## sam build: the layer and every function, as deployed
+	$(TOOLS)/bin/sam build --template-file template.yaml --build-dir .aws-sam/build
+
+bench: setup ## cold import per function against its floor, heavy libraries each imports
+	$(PY) -m bench
+
+migrate: setup ## apply pending SQL migrations to DATABASE_URL
+	$(VENV)/bin/enhancer-db migrate
+
+db-check: setup ## verify the schema post-conditions of DATABASE_URL
+	$(VENV)/bin/enhancer-db check
+
+# Regenerate every pin from pyproject.toml; the layer's requirements come from the same resolution.
+lock: $(VENV)/.installed
+	$(UV) pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements/dev.lock
+	$(UV) pip compile -q pyproject.toml --python-version 3.11 --no-header --no-annotate \
+	  --no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer \
+	  -o layers/core/requirements.txt
+	echo "aws-sam-cli==1.170.0" | $(UV) pip compile -q - --python-version 3.11 -o requirements/tools.lock
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .local .pytest_cache

@@ -1,0 +1,1 @@
+"""Adapters: the outside world (AWS, SQL, providers) behind small interfaces."""

@@ -1,0 +1,71 @@
+"""Images in S3: read for the proxy, presigned for large bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    size: int
+    etag: str
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    info: ObjectInfo
+    body: Any  # a botocore StreamingBody; read() it or close() it
+
+    def read(self) -> bytes:
+        try:
+            return self.body.read()
+        finally:
+            self.body.close()
+
+    def discard(self) -> None:
+        self.body.close()
+
+
+def _is_missing(error: Exception) -> bool:
+    code = getattr(error, "response", {}).get("Error", {}).get("Code")
+    return code in ("NoSuchKey", "404", "NotFound")
+
+
+class S3ImageStore:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    def head(self, key: str) -> ObjectInfo | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._client.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if _is_missing(error):
+                return None
+            raise
+        return self._info(response)
+
+    def get(self, key: str) -> StoredObject | None:
+        """Opens the object; the body is streamed, so a large one can be discarded unread."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._client.get_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if _is_missing(error):
+                return None
+            raise
+        return StoredObject(info=self._info(response), body=response["Body"])
+
+    def presigned_get_url(self, key: str, expires_in: int) -> str:
+        return self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in)
+
+    @staticmethod
+    def _info(response: dict[str, Any]) -> ObjectInfo:
+        return ObjectInfo(size=int(response.get("ContentLength", 0)), etag=response.get("ETag", ""),
+                          content_type=response.get("ContentType"))

@@ -1,0 +1,1 @@
+"""The relational store: users, sessions, jobs, Stripe customers and subscriptions."""

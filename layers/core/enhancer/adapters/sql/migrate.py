@@ -1,0 +1,108 @@
+"""Numbered SQL migrations: apply the pending ones, and prove the post-conditions the go-live checklist names."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from importlib import resources
+
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: str
+    name: str
+    sql: str
+
+
+def migrations(dialect: str = "sqlite") -> list[Migration]:
+    folder = resources.files("enhancer.adapters.sql") / "migrations" / dialect
+    found = []
+    for entry in folder.iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(version=match.group(1), name=entry.name, sql=entry.read_text()))
+    return sorted(found, key=lambda m: m.version)
+
+
+def _ensure_ledger(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                 "version TEXT PRIMARY KEY, name TEXT NOT NULL, "
+                 "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+
+
+def applied_versions(conn: sqlite3.Connection) -> set[str]:
+    _ensure_ledger(conn)
+    return {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+
+
+def apply_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Apply every pending migration, each in its own transaction; returns the names applied."""
+    done = applied_versions(conn)
+    applied = []
+    for migration in migrations():
+        if migration.version in done:
+            continue
+        # executescript commits first, so the BEGIN/COMMIT pair makes the file and its ledger row atomic.
+        script = (f"BEGIN;\n{migration.sql}\n"
+                  f"INSERT INTO schema_migrations(version, name) VALUES ('{migration.version}', '{migration.name}');\n"
+                  "COMMIT;")
+        try:
+            conn.executescript(script)
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        applied.append(migration.name)
+    return applied
+
+
+# The post-conditions of the go-live checklist (§4), plus the tables the routes read.
+REQUIRED_TABLES = ("users", "sessions", "ai_jobs", "stripe_customers", "subscriptions")
+REQUIRED_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "idx_ai_jobs_user_created_at": ("ai_jobs", ("user_id", "created_at")),
+    "idx_ai_jobs_owner_created_at": ("ai_jobs", ("owner_type", "owner_ref", "created_at")),
+    "idx_ai_jobs_provider_job_id": ("ai_jobs", ("provider_job_id",)),
+    "idx_ai_jobs_status": ("ai_jobs", ("status",)),
+    "idx_ai_jobs_created_at": ("ai_jobs", ("created_at",)),
+    "idx_subscriptions_user": ("subscriptions", ("user_id",)),
+    "idx_subscriptions_customer": ("subscriptions", ("customer_id",)),
+    "idx_subscriptions_status": ("subscriptions", ("status",)),
+}
+
+
+def check_schema(conn: sqlite3.Connection) -> list[str]:
+    """Every problem found, as a sentence; an empty list means the schema is ready."""
+    problems = []
+    pending = [m.name for m in migrations() if m.version not in applied_versions(conn)]
+    if pending:
+        problems.append("migrations not applied: " + ", ".join(pending))
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for table in REQUIRED_TABLES:
+        if table not in tables:
+            problems.append(f"table {table} is missing")
+    indexes = {row[0]: row[1] for row in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'")}
+    for index, (table, columns) in REQUIRED_INDEXES.items():
+        if index not in indexes:
+            problems.append(f"index {index} on {table}({', '.join(columns)}) is missing")
+            continue
+        actual = tuple(row[2] for row in conn.execute(f"PRAGMA index_info('{index}')"))
+        if indexes[index] != table or actual != columns:
+            problems.append(f"index {index} covers {indexes[index]}({', '.join(actual)}), "
+                            f"expected {table}({', '.join(columns)})")
+    if "users" in tables:
+        plan = {row[1]: row for row in conn.execute("PRAGMA table_info('users')")}.get("plan")
+        if plan is None:
+            problems.append("column users.plan is missing")
+        elif plan[4] != "'free'" or not plan[3]:
+            problems.append(f"column users.plan must be NOT NULL DEFAULT 'free' (default is {plan[4]})")
+    if "ai_jobs" in tables:
+        columns = {row[1]: row for row in conn.execute("PRAGMA table_info('ai_jobs')")}
+        for name in ("owner_type", "owner_ref"):
+            if name not in columns:
+                problems.append(f"column ai_jobs.{name} is missing")
+        if "user_id" in columns and columns["user_id"][3]:
+            problems.append("column ai_jobs.user_id must be nullable (guest jobs have no user)")
+    return problems

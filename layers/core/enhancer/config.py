@@ -1,0 +1,94 @@
+"""Every setting the functions read, from the environment, validated once at start (README: Configuration)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from enhancer.domain.errors import ConfigurationError
+
+Environment = Literal["development", "testing", "staging", "production"]
+
+# Only for ENVIRONMENT=development, so a laptop needs no secret; every other environment must set its own.
+DEVELOPMENT_OWNER_KEY_SECRET = "development-only-owner-key-secret-not-for-production"
+
+
+def _normalise_origin(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip() if "://" in value else f"https://{value.strip()}")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an origin: {value!r}")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    environment: Environment = "production"
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    table_name: str = Field(default="enhancer-data", min_length=3, max_length=255)
+    bucket_name: str = Field(default="enhancer-images", min_length=3, max_length=63)
+    database_url: str = "sqlite:////mnt/data/enhancer.db"
+    owner_key_secret: SecretStr | None = None
+    owner_key_secret_parameter: str | None = None
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    image_proxy_inline_max_bytes: int = Field(default=4_000_000, ge=1, le=4_400_000)
+    image_proxy_presign_seconds: int = Field(default=300, ge=10, le=3600)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(_normalise_origin(v) for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value.startswith("sqlite:///") or len(value) <= len("sqlite:///"):
+            raise ValueError("must be sqlite:///<path> (PostgreSQL support is not built yet)")
+        return value
+
+    @field_validator("owner_key_secret")
+    @classmethod
+    def _check_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _require_secret_outside_development(self) -> Settings:
+        if self.environment != "development" and not (self.owner_key_secret or self.owner_key_secret_parameter):
+            raise ValueError(
+                "OWNER_KEY_SECRET or OWNER_KEY_SECRET_PARAMETER must be set outside development")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def sqlite_path(self) -> str:
+        return self.database_url.removeprefix("sqlite:///")
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a ConfigurationError whose message names each bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            location = ".".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{location}: {message}" if location else message)
+        raise ConfigurationError("Invalid configuration: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

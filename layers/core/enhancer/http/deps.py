@@ -1,0 +1,41 @@
+"""The adapters a function uses, built on first use and reused across invocations."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from enhancer.adapters.aws import aws_client, reset_clients
+from enhancer.adapters.dynamo_counters import DynamoCounters
+from enhancer.adapters.s3_store import S3ImageStore
+from enhancer.adapters.secrets import owner_key_secret
+from enhancer.adapters.sql.sqlite import SqliteAccounts
+from enhancer.config import get_settings
+
+
+@cache
+def accounts() -> SqliteAccounts:
+    return SqliteAccounts(get_settings().sqlite_path)
+
+
+@cache
+def counters() -> DynamoCounters:
+    settings = get_settings()
+    return DynamoCounters(aws_client("dynamodb", settings.aws_region), settings.table_name)
+
+
+@cache
+def image_store() -> S3ImageStore:
+    settings = get_settings()
+    return S3ImageStore(aws_client("s3", settings.aws_region), settings.bucket_name)
+
+
+def owner_secret() -> bytes:
+    # Not cached here: the parameter store client caches with a TTL, so a rotated secret is picked up.
+    return owner_key_secret(get_settings())
+
+
+def reset() -> None:
+    """Drop every cached adapter and the settings (tests change the environment between cases)."""
+    for factory in (accounts, counters, image_store, get_settings):
+        factory.cache_clear()
+    reset_clients()

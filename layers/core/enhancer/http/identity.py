@@ -1,0 +1,40 @@
+"""The caller's identity as a FastAPI dependency; a new guest gets its cookie on the way out."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import Request
+
+from enhancer.domain.identity import Identity
+from enhancer.http import deps
+from enhancer.http.cookies import GUEST_COOKIE, GUEST_COOKIE_MAX_AGE, SESSION_COOKIES, cookie_header, queue_cookie
+from enhancer.services.identity import resolve_identity
+
+_STATE_KEY = "identity"
+
+
+def identify(request: Request) -> Identity:
+    """Resolved once per request, however many dependencies ask."""
+    cached = getattr(request.state, _STATE_KEY, None)
+    if cached is not None:
+        return cached
+    identity = resolve_identity(
+        session_ids=[request.cookies.get(name, "") for name in SESSION_COOKIES],
+        guest_cookie=request.cookies.get(GUEST_COOKIE),
+        accounts=deps.accounts(),
+        secret=deps.owner_secret(),
+        now=time.time(),
+    )
+    if identity.issued_guest_id:
+        queue_cookie(request.scope, cookie_header(GUEST_COOKIE, identity.issued_guest_id,
+                                                  max_age=GUEST_COOKIE_MAX_AGE,
+                                                  secure=request.url.scheme == "https"))
+    setattr(request.state, _STATE_KEY, identity)
+    return identity
+
+
+# Endpoints are `async def` on purpose (here and in every router): a Lambda instance serves one request
+# at a time, so blocking I/O inside is fine, and it spares the thread-pool hop FastAPI makes for `def`.
+async def current_identity(request: Request) -> Identity:
+    return identify(request)

@@ -1,0 +1,36 @@
+"""The rate-limit dependency: one atomic DynamoDB update per request (DESIGN §3)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import Depends, Request
+
+from enhancer.domain.errors import RateLimited
+from enhancer.domain.identity import Identity, mask_id
+from enhancer.domain.rate_limits import Limiter
+from enhancer.http import deps
+from enhancer.http.identity import current_identity
+from enhancer.observability import logger, metrics
+
+# Items outlive their window a little, so a late request never recreates a window without TTL.
+_TTL_GRACE_SECONDS = 60
+
+
+def rate_limit(limiter: Limiter) -> Any:
+    async def check(request: Request, identity: Identity = Depends(current_identity)) -> None:
+        now = time.time()
+        client_ip = request.client.host if request.client else "0.0.0.0"
+        key = limiter.key(f"{client_ip}:{identity.rate_limit_subject}", now)
+        expires_at = limiter.window_start(now) + limiter.window_seconds + _TTL_GRACE_SECONDS
+        count = deps.counters().hit_rate_window(key, expires_at)
+        if count > limiter.max_requests:
+            retry_after = limiter.retry_after(now)
+            logger.warning("rate_limit_exceeded", extra={
+                "limiter": limiter.name, "max_requests": limiter.max_requests, "path": request.url.path,
+                "subject": mask_id(identity.rate_limit_subject), "retry_after": retry_after})
+            metrics.add_metric(name="rate_limit_rejected", unit="Count", value=1)
+            raise RateLimited(retry_after)
+
+    return Depends(check)

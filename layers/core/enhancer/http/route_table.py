@@ -1,0 +1,37 @@
+"""The API's paths and the methods each serves: the one list template.yaml and the 405 answers follow."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+API_ROUTES: dict[str, tuple[str, ...]] = {
+    "/api/ai-image/usage": ("GET",),
+    "/r2-ai/{key+}": ("GET", "HEAD"),
+}
+
+
+@lru_cache(maxsize=None)
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = []
+    for segment in template.strip("/").split("/"):
+        if segment.startswith("{") and segment.endswith("+}"):
+            parts.append(r"[^/].*")  # a greedy path parameter: one or more segments
+        elif segment.startswith("{") and segment.endswith("}"):
+            parts.append(r"[^/]+")
+        else:
+            parts.append(re.escape(segment))
+    return re.compile("^/" + "/".join(parts) + "$")
+
+
+def match_route(path: str) -> str | None:
+    """The route template a path belongs to, the way API Gateway matches it, or None."""
+    for template in API_ROUTES:
+        if _pattern(template).match(path):
+            return template
+    return None
+
+
+def allowed_methods(path: str) -> tuple[str, ...] | None:
+    template = match_route(path)
+    return API_ROUTES[template] if template else None

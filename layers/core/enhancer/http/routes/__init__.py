@@ -1,0 +1,1 @@
+"""One router module per route; each function serves exactly one of them."""

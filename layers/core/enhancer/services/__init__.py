@@ -1,0 +1,1 @@
+"""Use cases. They decide; they talk to ports, never to HTTP."""

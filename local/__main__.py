@@ -1,0 +1,97 @@
+"""`python -m local` (what `make dev` runs): the whole product on http://127.0.0.1:8787, no Docker, no AWS."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_dotenv() -> None:
+    """A `.env` file may add defaults; the real environment always wins."""
+    from dotenv import dotenv_values
+
+    for name, value in dotenv_values(ROOT / ".env").items():
+        if value is not None:
+            os.environ.setdefault(name, value)
+
+
+def main() -> int:
+    _load_dotenv()
+    from local.aws import provision, start_moto, use_fake_credentials
+
+    use_fake_credentials()
+    os.environ.setdefault("ENVIRONMENT", "development")
+    os.environ.setdefault("TABLE_NAME", "enhancer-local")
+    os.environ.setdefault("BUCKET_NAME", "enhancer-local-images")
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / '.local' / 'enhancer.db'}")
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "enhancer-local")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8787"))
+
+    aws = start_moto()
+    os.environ["AWS_ENDPOINT_URL"] = aws.endpoint
+
+    from enhancer.adapters.sql.migrate import apply_migrations
+    from enhancer.adapters.sql.sqlite import connect
+    from enhancer.config import load_settings
+
+    settings = load_settings()  # a bad variable stops the stack here, with its name
+    provision(settings.table_name, settings.bucket_name)
+    Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+    with connect(settings.sqlite_path) as conn:
+        apply_migrations(conn)
+
+    from local.gateway import Gateway, load_handler, serve
+    from local.template import HttpRoute, http_routes
+
+    routes = http_routes()
+    handlers = {r.function_id: load_handler(r.code_uri, r.handler, r.function_id) for r in routes}
+    if settings.is_development:
+        from local import dev_login
+
+        routes.append(HttpRoute("DevLoginFunction", "ANY", "/api/dev/login", ROOT / "local", "dev_login.handler"))
+        handlers["DevLoginFunction"] = dev_login.handler
+    server = serve(Gateway(routes, handlers, ROOT / "web"), host, port, quiet=os.environ.get("GATEWAY_QUIET") == "1")
+
+    url = f"http://{host}:{server.server_address[1]}"
+    # Where tools and tests find this stack's endpoints (the AWS one changes on every start).
+    state_file = Path(os.environ.get("LOCAL_STATE_FILE", ROOT / ".local" / "stack.json"))
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps({"url": url, "awsEndpoint": aws.endpoint, "table": settings.table_name,
+                                      "bucket": settings.bucket_name, "databaseUrl": settings.database_url}))
+    print(f"""
+  AI image enhancer — local stack ({settings.environment})
+  URL         {url}
+  Functions   {len(handlers)} ({", ".join(sorted(handlers))})
+  AWS         moto at {aws.endpoint} (table {settings.table_name}, bucket {settings.bucket_name})
+  Database    {settings.database_url}
+  Sign in     curl -i -X POST {url}/api/dev/login -H 'Origin: {url}' \\
+                -H 'X-CSRF-Token: dev' -b 'csrf_token=dev' -H 'Content-Type: application/json' \\
+                -d '{{"email": "you@example.com", "plan": "pro"}}'
+              then send the session_id cookie it sets.
+  Stop        Ctrl+C
+""", flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    server.shutdown()
+    aws.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""moto's in-process server with the table and bucket created from template.yaml's own definitions."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from local.template import resource_properties
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LocalAws:
+    endpoint: str
+    server: Any
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def use_fake_credentials() -> None:
+    """moto accepts any credentials; real ones must never be picked up by accident."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_SESSION_TOKEN": "testing", "AWS_REGION": REGION,
+                        "AWS_DEFAULT_REGION": REGION}.items():
+        os.environ[name] = value
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def start_moto() -> LocalAws:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call would drown the gateway's
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    # Step Functions inside moto calls other services through this port.
+    os.environ["MOTO_PORT"] = str(port)
+    return LocalAws(endpoint=endpoint, server=server)
+
+
+def create_table(dynamodb: Any, table_name: str) -> None:
+    props = resource_properties("DataTable")
+    dynamodb.create_table(
+        TableName=table_name,
+        KeySchema=props["KeySchema"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+    )
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        dynamodb.update_time_to_live(TableName=table_name, TimeToLiveSpecification={
+            "AttributeName": ttl["AttributeName"], "Enabled": bool(ttl.get("Enabled", True))})
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    converted: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule.get("Status", "Enabled"),
+                                 "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if "Filter" in rule:
+        converted["Filter"] = rule["Filter"]
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "AbortIncompleteMultipartUpload" in rule:
+        converted["AbortIncompleteMultipartUpload"] = {
+            "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])}
+    return converted
+
+
+def create_bucket(s3: Any, bucket_name: str) -> None:
+    """The bucket with the template's encryption, public-access block and lifecycle rules."""
+    props = resource_properties("ImagesBucket")
+    s3.create_bucket(Bucket=bucket_name)
+    encryption = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration")
+    if encryption:
+        s3.put_bucket_encryption(Bucket=bucket_name, ServerSideEncryptionConfiguration={"Rules": [
+            {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]} for rule in encryption]})
+    block = props.get("PublicAccessBlockConfiguration")
+    if block:
+        s3.put_public_access_block(Bucket=bucket_name, PublicAccessBlockConfiguration={
+            key: bool(value) for key, value in block.items()})
+    rules = props.get("LifecycleConfiguration", {}).get("Rules")
+    if rules:
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket_name, LifecycleConfiguration={
+            "Rules": [_lifecycle_rule(rule) for rule in rules]})
+
+
+def provision(table_name: str, bucket_name: str) -> None:
+    """Create the stack's AWS resources in whatever endpoint AWS_ENDPOINT_URL points at."""
+    import boto3
+
+    create_table(boto3.client("dynamodb", region_name=REGION), table_name)
+    create_bucket(boto3.client("s3", region_name=REGION), bucket_name)

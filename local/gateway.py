@@ -1,0 +1,223 @@
+"""What `sam local start-api` does, without containers: route by template.yaml, invoke the real handlers
+with payload 2.0 events, enforce Lambda's 6 MB limits, and serve `web/`."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import mimetypes
+import re
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from local.events import LambdaContext, http_event, response_parts
+from local.template import HttpRoute
+
+LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024  # request and response, encoding included
+MAX_DRAINED_BODY = 64 * 1024 * 1024
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def load_handler(code_uri: Path, handler: str, function_id: str) -> Handler:
+    """Import a function's handler module from its CodeUri under a unique name, as its own Lambda would."""
+    module_name, _, attribute = handler.rpartition(".")
+    spec = importlib.util.spec_from_file_location(f"functions_{function_id}_{module_name}",
+                                                  code_uri / f"{module_name.replace('.', '/')}.py")
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {handler} from {code_uri}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as a real import does; pydantic resolves annotations through it
+    spec.loader.exec_module(module)
+    return getattr(module, attribute)
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    route: HttpRoute
+    pattern: re.Pattern[str] | None
+    rank: tuple[int, int, int]
+
+
+def _compile(route: HttpRoute) -> CompiledRoute:
+    if route.path == "$default":
+        return CompiledRoute(route, None, (9, 0, 0))
+    parts, greedy, params = [], 0, 0
+    for segment in route.path.strip("/").split("/"):
+        match = re.fullmatch(r"\{([A-Za-z0-9_]+)(\+?)\}", segment)
+        if match and match.group(2):
+            parts.append(f"(?P<{match.group(1)}>[^/].*)")
+            greedy += 1
+        elif match:
+            parts.append(f"(?P<{match.group(1)}>[^/]+)")
+            params += 1
+        else:
+            parts.append(re.escape(segment))
+    # API Gateway prefers literal paths, then fewer variables, then an exact method over ANY.
+    rank = (greedy, params, 1 if route.method == "ANY" else 0)
+    return CompiledRoute(route, re.compile("^/" + "/".join(parts) + "$"), rank)
+
+
+class Router:
+    def __init__(self, routes: list[HttpRoute]) -> None:
+        self._routes = sorted((_compile(r) for r in routes), key=lambda c: c.rank)
+
+    def match(self, method: str, raw_path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+        for compiled in self._routes:
+            route = compiled.route
+            if route.method not in ("ANY", method):
+                continue
+            if compiled.pattern is None:
+                return route, {}
+            found = compiled.pattern.match(raw_path)
+            if found:
+                return route, {k: unquote(v) for k, v in found.groupdict().items()}
+        return None
+
+
+class Gateway:
+    def __init__(self, routes: list[HttpRoute], handlers: dict[str, Handler], web_root: Path | None) -> None:
+        self.router = Router(routes)
+        self.handlers = handlers
+        self.web_root = web_root.resolve() if web_root else None
+
+    def static_file(self, method: str, raw_path: str) -> Path | None:
+        if self.web_root is None or method not in ("GET", "HEAD") or raw_path.startswith(("/api/", "/r2-ai/")):
+            return None
+        relative = unquote(raw_path).lstrip("/") or "index.html"
+        candidate = (self.web_root / relative).resolve()
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
+        if not candidate.is_relative_to(self.web_root) or not candidate.is_file():
+            return None
+        return candidate
+
+    def invoke(self, route: HttpRoute, event: dict[str, Any]) -> dict[str, Any]:
+        try:
+            asyncio.get_event_loop()
+        except RuntimeError:
+            # Mangum expects the thread to have a loop; Lambda's single thread always has one.
+            asyncio.set_event_loop(asyncio.new_event_loop())
+        context = LambdaContext(function_name=route.function_id, aws_request_id=str(uuid.uuid4()))
+        return self.handlers[route.function_id](event, context)
+
+
+def _envelope(status: int, error_type: str, message: str) -> bytes:
+    return json.dumps({"success": False, "error": {"type": error_type, "message": message}}).encode()
+
+
+def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTPRequestHandler]:
+    from enhancer.http.security import HTML_CONTENT_SECURITY_POLICY, SECURITY_HEADERS
+
+    class RequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "enhancer-local"
+        sys_version = ""
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            """Silenced: `_handle` writes one line per request with the function and the timing."""
+
+        def _send(self, status: int, headers: list[tuple[str, str]], body: bytes, head: bool = False) -> None:
+            self.send_response(status)
+            names = {name.lower() for name, _ in headers}
+            for name, value in headers:
+                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(name, value)
+            if "content-length" in names and head:
+                self.send_header("Content-Length", dict((n.lower(), v) for n, v in headers)["content-length"])
+            else:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if not head and body:
+                self.wfile.write(body)
+
+        def _read_body(self) -> bytes | None:
+            """The request body, or None when it is larger than a Lambda function can receive."""
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > LAMBDA_PAYLOAD_LIMIT:
+                # Read what a client may reasonably still send, so it sees the 413 instead of a reset.
+                remaining = length if length <= MAX_DRAINED_BODY else 0
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 1 << 20))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
+                self.close_connection = remaining > 0 or length > MAX_DRAINED_BODY
+                return None
+            return self.rfile.read(length) if length else b""
+
+        def _too_large(self) -> None:
+            message = ("Request body too large: a Lambda function accepts at most 6 MB including base64 encoding "
+                       "(about 4.5 MB of image). Upload large images with POST /api/ai-image/uploads and send "
+                       "the returned uploadKey instead.")
+            self._send(413, [("Content-Type", "application/json"), *SECURITY_HEADERS],
+                       _envelope(413, "payload_too_large", message))
+
+        def _handle(self) -> None:
+            started = time.perf_counter()
+            method = self.command.upper()
+            target = urlsplit(self.path)
+            raw_path, raw_query = target.path or "/", target.query
+            body = self._read_body()
+            if body is None:
+                self._too_large()
+                return
+            if raw_path == "/_local/ready":
+                self._send(200, [("Content-Type", "text/plain")], b"ready")
+                return
+            static = gateway.static_file(method, raw_path)
+            if static is not None:
+                content_type = mimetypes.guess_type(static.name)[0] or "application/octet-stream"
+                headers = [("Content-Type", content_type), ("Cache-Control", "no-cache"), *SECURITY_HEADERS]
+                if content_type == "text/html":
+                    headers.append(("Content-Security-Policy", HTML_CONTENT_SECURITY_POLICY))
+                self._send(200, headers, static.read_bytes(), head=method == "HEAD")
+                return
+            matched = gateway.router.match(method, raw_path)
+            if matched is None:
+                self._send(404, [("Content-Type", "application/json")], b'{"message":"Not Found"}')
+                return
+            route, path_parameters = matched
+            # API Gateway sets the X-Forwarded-* headers itself, overriding whatever the client sent.
+            forwarded = {"x-forwarded-proto": "http", "x-forwarded-for": self.client_address[0],
+                         "x-forwarded-port": str(self.server.server_address[1])}
+            headers = [(k, v) for k, v in self.headers.items() if k.lower() not in forwarded]
+            event = http_event(method=method, raw_path=raw_path, raw_query=raw_query, route_key=route.route_key,
+                               headers=[*headers, *forwarded.items()], body=body, path_parameters=path_parameters,
+                               source_ip=self.client_address[0])
+            if len(json.dumps(event)) > LAMBDA_PAYLOAD_LIMIT:
+                self._too_large()
+                return
+            try:
+                result = gateway.invoke(route, event)
+            except Exception:
+                traceback.print_exc()
+                self._send(500, [("Content-Type", "application/json")], b'{"message":"Internal Server Error"}')
+                return
+            if len(json.dumps(result)) > LAMBDA_PAYLOAD_LIMIT:
+                sys.stderr.write(f"[gateway] {route.function_id} returned more than 6 MB: Lambda would fail this\n")
+                self._send(502, [("Content-Type", "application/json")], b'{"message":"Internal Server Error"}')
+                return
+            status, headers, payload = response_parts(result)
+            self._send(status, headers, payload, head=method == "HEAD")
+            if not quiet:
+                elapsed = (time.perf_counter() - started) * 1000
+                sys.stderr.write(f"[gateway] {method} {raw_path} -> {route.function_id} {status} {elapsed:.1f} ms\n")
+
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
+
+    return RequestHandler
+
+
+def serve(gateway: Gateway, host: str, port: int, quiet: bool = False) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer((host, port), make_request_handler(gateway, quiet))
+    server.daemon_threads = True
+    return server

@@ -1,0 +1,132 @@
+"""Handlers invoked in-process with API Gateway events from `events/`, AWS through moto, a real SQLite file."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from enhancer.adapters.sql.migrate import apply_migrations
+from enhancer.adapters.sql.sqlite import SqliteAccounts, connect
+from enhancer.domain.identity import guest_owner_key
+from enhancer.http import deps
+from local.aws import create_bucket, create_table
+from local.events import LambdaContext, response_parts
+from local.gateway import load_handler
+from local.template import ROOT, http_routes
+
+EVENTS = ROOT / "events"
+TABLE = "enhancer-test"
+BUCKET = "enhancer-test-images"
+SECRET = "integration-test-owner-key-secret-0123456789"
+
+
+def load_event(name: str, *, method: str | None = None, path: str | None = None,
+               cookies: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+               source_ip: str | None = None, body: bytes | None = None) -> dict[str, Any]:
+    """An event file, adjusted the way API Gateway would present the variation."""
+    event = copy.deepcopy(json.loads((EVENTS / f"{name}.json").read_text()))
+    http = event["requestContext"]["http"]
+    if method:
+        http["method"] = method
+    if path:
+        event["rawPath"] = http["path"] = path
+    if cookies is not None:
+        event["cookies"] = [f"{k}={v}" for k, v in cookies.items()]
+    if headers:
+        event["headers"].update({k.lower(): v for k, v in headers.items()})
+    if source_ip:
+        http["sourceIp"] = source_ip
+    if body is not None:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    return event
+
+
+@dataclass
+class Reply:
+    status: int
+    header_list: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        values = [v for k, v in self.header_list if k.lower() == name.lower()]
+        return ", ".join(values) if values else None
+
+    @property
+    def set_cookies(self) -> list[str]:
+        return [v for k, v in self.header_list if k.lower() == "set-cookie"]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@pytest.fixture
+def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    db_path = tmp_path / "enhancer.db"
+    for name, value in {"ENVIRONMENT": "testing", "TABLE_NAME": TABLE, "BUCKET_NAME": BUCKET,
+                        "DATABASE_URL": f"sqlite:///{db_path}", "OWNER_KEY_SECRET": SECRET,
+                        "POWERTOOLS_METRICS_NAMESPACE": "EnhancerTest"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("OWNER_KEY_SECRET_PARAMETER", "ALLOWED_ORIGINS", "IMAGE_PROXY_INLINE_MAX_BYTES"):
+        monkeypatch.delenv(name, raising=False)
+    deps.reset()
+    yield db_path
+    deps.reset()
+
+
+@pytest.fixture
+def aws(settings_env: Path) -> Any:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        create_table(dynamodb, TABLE)
+        create_bucket(s3, BUCKET)
+        yield type("Aws", (), {"dynamodb": dynamodb, "s3": s3})
+
+
+@pytest.fixture
+def accounts(settings_env: Path) -> SqliteAccounts:
+    with connect(str(settings_env)) as conn:
+        apply_migrations(conn)
+    return SqliteAccounts(str(settings_env))
+
+
+@pytest.fixture
+def invoke(aws: Any, accounts: SqliteAccounts) -> Any:
+    """invoke(function_id, event): the function's real handler from template.yaml, freshly loaded."""
+    routes = {r.function_id: r for r in http_routes()}
+    loaded: dict[str, Any] = {}
+
+    def call(function_id: str, event: dict[str, Any]) -> Reply:
+        if function_id not in loaded:
+            route = routes[function_id]
+            loaded[function_id] = load_handler(route.code_uri, route.handler, function_id)
+        result = loaded[function_id](event, LambdaContext(function_name=function_id, aws_request_id="req-1"))
+        return Reply(*response_parts(result))
+
+    return call
+
+
+def guest_key(guest_id: str) -> str:
+    return guest_owner_key(SECRET.encode(), guest_id)
+
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "strict-transport-security": "max-age=31536000; includeSubDomains; preload",
+    "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+
+
+def assert_security_headers(reply: Reply) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert reply.header(name) == value, f"{name} on a {reply.status} response"

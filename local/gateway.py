@@ -63,7 +63,7 @@ def _compile(route: HttpRoute) -> CompiledRoute:
             parts.append(re.escape(segment))
     # API Gateway prefers literal paths, then fewer variables, then an exact method over ANY.
     rank = (greedy, params, 1 if route.method == "ANY" else 0)
-    return CompiledRoute(route, re.compile("^/" + "/".join(parts) + "$"), rank)
+    return CompiledRoute(route, re.compile("/" + "/".join(parts), re.DOTALL), rank)
 
 
 class Router:
@@ -77,7 +77,7 @@ class Router:
                 continue
             if compiled.pattern is None:
                 return route, {}
-            found = compiled.pattern.match(raw_path)
+            found = compiled.pattern.fullmatch(raw_path)
             if found:
                 return route, {k: unquote(v) for k, v in found.groupdict().items()}
         return None
@@ -132,7 +132,7 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
                 if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                     self.send_header(name, value)
             if "content-length" in names and head:
-                self.send_header("Content-Length", dict((n.lower(), v) for n, v in headers)["content-length"])
+                self.send_header("Content-Length", {n.lower(): v for n, v in headers}["content-length"])
             else:
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -63,7 +63,7 @@ def test_dev_login_is_refused_outside_development(dev_login):
 @pytest.mark.parametrize(("change", "message"), [
     ({"drop": ["origin"]}, "Missing Origin/Referer header"),
     ({"headers": {"origin": "https://evil.example"}}, "Origin not allowed"),
-    ({"headers": {"origin": "null"}}, "Missing Origin/Referer header"),
+    ({"headers": {"origin": "null"}}, "Origin not allowed"),
     ({"headers": {"x-csrf-token": "f" * 32}}, "Invalid CSRF token"),
     ({"drop": ["x-csrf-token"]}, "Invalid CSRF token"),
     ({"cookies": {}}, "Invalid CSRF token"),

@@ -152,10 +152,10 @@ def test_the_31st_request_in_a_window_is_refused_even_by_a_fresh_instance(invoke
     statuses = [invoke("UsageFunction", load_event("usage-get", cookies=cookies)).status for _ in range(30)]
     assert statuses == [200] * 30
 
-    from tests.integration.conftest import Reply
     from local.events import LambdaContext, response_parts
     from local.gateway import load_handler
     from local.template import http_routes
+    from tests.integration.conftest import Reply
 
     # A second Lambda instance: its own module, its own clients; the count lives in the table.
     route = next(r for r in http_routes() if r.function_id == "UsageFunction")

@@ -13,7 +13,7 @@ from enhancer.domain.errors import ConfigurationError
 Environment = Literal["development", "testing", "staging", "production"]
 
 # Only for ENVIRONMENT=development, so a laptop needs no secret; every other environment must set its own.
-DEVELOPMENT_OWNER_KEY_SECRET = "development-only-owner-key-secret-not-for-production"
+DEVELOPMENT_OWNER_KEY_SECRET = "development-only-owner-key-secret-not-for-production"  # noqa: S105
 
 
 def _normalise_origin(value: str) -> str:

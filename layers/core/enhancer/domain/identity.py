@@ -67,9 +67,9 @@ class Identity:
 
     def owns(self, owner_type: str, owner_key: str) -> bool:
         if owner_type == OwnerType.USER:
-            return self.user is not None and hmac.compare_digest(self.user.id, owner_key)
+            return self.user is not None and hmac.compare_digest(self.user.id.encode(), owner_key.encode())
         if owner_type == OwnerType.GUEST:
-            return self.guest_key is not None and hmac.compare_digest(self.guest_key, owner_key)
+            return self.guest_key is not None and hmac.compare_digest(self.guest_key.encode(), owner_key.encode())
         return False
 
     @property

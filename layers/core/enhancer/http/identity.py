@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from enhancer.domain.identity import Identity
 from enhancer.http import deps
@@ -38,3 +39,6 @@ def identify(request: Request) -> Identity:
 # at a time, so blocking I/O inside is fine, and it spares the thread-pool hop FastAPI makes for `def`.
 async def current_identity(request: Request) -> Identity:
     return identify(request)
+
+
+CurrentIdentity = Annotated[Identity, Depends(current_identity)]

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import Depends, Request
 
 from enhancer.domain.errors import RateLimited
-from enhancer.domain.identity import Identity, mask_id
+from enhancer.domain.identity import mask_id
 from enhancer.domain.rate_limits import Limiter
 from enhancer.http import deps
-from enhancer.http.identity import current_identity
+from enhancer.http.identity import CurrentIdentity
 from enhancer.observability import logger, metrics
 
 # Items outlive their window a little, so a late request never recreates a window without TTL.
@@ -19,9 +19,9 @@ _TTL_GRACE_SECONDS = 60
 
 
 def rate_limit(limiter: Limiter) -> Any:
-    async def check(request: Request, identity: Identity = Depends(current_identity)) -> None:
+    async def check(request: Request, identity: CurrentIdentity) -> None:
         now = time.time()
-        client_ip = request.client.host if request.client else "0.0.0.0"
+        client_ip = request.client.host if request.client else "unknown"
         key = limiter.key(f"{client_ip}:{identity.rate_limit_subject}", now)
         expires_at = limiter.window_start(now) + limiter.window_seconds + _TTL_GRACE_SECONDS
         count = deps.counters().hit_rate_window(key, expires_at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 API_ROUTES: dict[str, tuple[str, ...]] = {
     "/api/ai-image/usage": ("GET",),
@@ -11,7 +11,7 @@ API_ROUTES: dict[str, tuple[str, ...]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(template: str) -> re.Pattern[str]:
     parts = []
     for segment in template.strip("/").split("/"):
@@ -21,13 +21,13 @@ def _pattern(template: str) -> re.Pattern[str]:
             parts.append(r"[^/]+")
         else:
             parts.append(re.escape(segment))
-    return re.compile("^/" + "/".join(parts) + "$")
+    return re.compile("/" + "/".join(parts), re.DOTALL)
 
 
 def match_route(path: str) -> str | None:
     """The route template a path belongs to, the way API Gateway matches it, or None."""
     for template in API_ROUTES:
-        if _pattern(template).match(path):
+        if _pattern(template).fullmatch(path):
             return template
     return None
 

@@ -42,9 +42,15 @@ def request_origin(scheme: str, headers: Headers) -> str | None:
 
 def origin_problem(*, scheme: str, headers: Headers, allowed_origins: tuple[str, ...]) -> str | None:
     """Why an unsafe request is refused, or None when it may proceed."""
-    claimed = _origin_of(headers.get("origin")) or _origin_of(headers.get("referer"))
-    if claimed is None:
-        return "Missing Origin/Referer header"
+    if headers.get("origin", "").strip():
+        # A present Origin decides alone: an opaque one (`null`, `file://`) never falls back to Referer.
+        claimed = _origin_of(headers["origin"])
+        if claimed is None:
+            return "Origin not allowed"
+    else:
+        claimed = _origin_of(headers.get("referer"))
+        if claimed is None:
+            return "Missing Origin/Referer header"
     if claimed != request_origin(scheme, headers) and claimed not in allowed_origins:
         return "Origin not allowed"
     return None

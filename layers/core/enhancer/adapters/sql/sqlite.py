@@ -13,6 +13,7 @@ from enhancer.domain.plans import ACTIVE_SUBSCRIPTION_STATUSES
 _ACTIVE = sorted(ACTIVE_SUBSCRIPTION_STATUSES)
 
 # One round trip: the session, its user and the newest subscription that is still active.
+# Only "?" placeholders are interpolated into it.
 _SESSION_USER_SQL = f"""
 SELECT s.expires_at, u.id, u.email, u.plan, sub.plan, sub.status
 FROM sessions s
@@ -22,7 +23,7 @@ LEFT JOIN subscriptions sub ON sub.id = (
   WHERE user_id = u.id AND status IN ({", ".join("?" for _ in _ACTIVE)})
   ORDER BY updated_at DESC, created_at DESC LIMIT 1)
 WHERE s.id = ?
-"""
+"""  # noqa: S608
 
 
 @dataclass(frozen=True, slots=True)

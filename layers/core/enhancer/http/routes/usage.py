@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from enhancer.domain import rate_limits
-from enhancer.domain.identity import Identity
 from enhancer.http import deps
 from enhancer.http.envelope import success
-from enhancer.http.identity import current_identity
+from enhancer.http.identity import CurrentIdentity
 from enhancer.http.rate_limit import rate_limit
 from enhancer.services.usage import usage_overview
 
@@ -21,7 +20,7 @@ NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "n
 
 
 @router.get("/api/ai-image/usage", dependencies=[rate_limit(rate_limits.API)])
-async def get_usage(identity: Identity = Depends(current_identity)) -> Response:
+async def get_usage(identity: CurrentIdentity) -> Response:
     overview = usage_overview(identity, deps.counters(), time.time())
     return success(overview.as_response(), headers={
         **NO_STORE,

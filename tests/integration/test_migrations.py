@@ -93,3 +93,24 @@ def test_guest_jobs_are_allowed_and_must_not_carry_a_user(database):
         conn.execute("INSERT INTO ai_jobs (id, owner_type, owner_ref, provider) VALUES ('j1', 'guest', 'k', 'local')")
         with pytest.raises(Exception, match="CHECK constraint failed"):
             conn.execute("INSERT INTO ai_jobs (id, owner_type, owner_ref, provider) VALUES ('j2', 'user', 'k', 'x')")
+
+
+def test_the_migration_function_applies_then_checks(tmp_path, monkeypatch):
+    from enhancer.http import deps
+    from local.events import LambdaContext
+    from local.gateway import load_handler
+    from local.template import ROOT
+
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'efs.db'}")
+    deps.reset()
+    handler = load_handler(ROOT / "functions" / "migrate", "app.handler", "MigrateFunction")
+
+    check_only = handler({"apply": False}, LambdaContext("MigrateFunction", "r1"))
+    applied = handler({}, LambdaContext("MigrateFunction", "r2"))
+    again = handler({}, LambdaContext("MigrateFunction", "r3"))
+
+    assert check_only["ok"] is False and check_only["applied"] == []
+    assert applied == {"ok": True, "applied": [m.name for m in migrations()], "problems": []}
+    assert again == {"ok": True, "applied": [], "problems": []}
+    deps.reset()

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from enhancer.adapters.sql.migrate import apply_migrations, check_schema
+from enhancer.adapters.sql.migrate import migrate_and_check
 from enhancer.adapters.sql.sqlite import connect
 
 
@@ -26,21 +26,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="sqlite:///<path>; defaults to DATABASE_URL")
     args = parser.parse_args(argv)
     path = _database_path(args.database_url)
-    if args.command == "migrate":
+    apply = args.command == "migrate"
+    if apply:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with connect(path) as conn:
-            applied = apply_migrations(conn)
-        print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
-        return 0
-    if not Path(path).exists():
+    elif not Path(path).exists():
         print(f"FAIL database {path} does not exist")
         return 1
-    with connect(path) as conn:
-        problems = check_schema(conn)
-    for problem in problems:
+    conn = connect(path)
+    try:
+        report = migrate_and_check(conn, apply=apply)
+    finally:
+        conn.close()
+    if apply:
+        names = ": " + ", ".join(report.applied) if report.applied else ""
+        print(f"applied {len(report.applied)} migration(s){names}")
+    for problem in report.problems:
         print(f"FAIL {problem}")
-    print("schema check: " + ("OK" if not problems else f"{len(problems)} problem(s)"))
-    return 1 if problems else 0
+    print("schema check: " + ("OK" if report.ok else f"{len(report.problems)} problem(s)"))
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

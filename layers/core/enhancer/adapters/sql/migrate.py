@@ -59,6 +59,22 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     return applied
 
 
+@dataclass(frozen=True, slots=True)
+class MigrationReport:
+    applied: list[str]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def migrate_and_check(conn: sqlite3.Connection, *, apply: bool) -> MigrationReport:
+    """What both the command line and the migration function run: apply (optionally), then check."""
+    applied = apply_migrations(conn) if apply else []
+    return MigrationReport(applied=applied, problems=check_schema(conn))
+
+
 # The post-conditions of the go-live checklist (§4), plus the tables the routes read.
 REQUIRED_TABLES = ("users", "sessions", "ai_jobs", "stripe_customers", "subscriptions")
 REQUIRED_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {

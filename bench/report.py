@@ -1,0 +1,63 @@
+"""Render section results: a text table for the terminal, JSON files, and bench/README.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.common import BENCH_DIR, RESULTS_DIR, SectionResult
+
+README = BENCH_DIR / "README.md"
+
+
+def text_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    escape = lambda cell: str(cell).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(map(escape, headers)) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(map(escape, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_json(result: SectionResult, meta: dict[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{result.name}.json"
+    document = {**meta, "section": result.name, "title": result.title, "method": result.method,
+                "passed": result.passed, "table": {"headers": result.headers, "rows": result.rows},
+                "notes": result.notes, "figures": result.figures}
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def write_readme() -> Path:
+    """bench/README.md from every results file, so running one section keeps the others' figures."""
+    parts = [
+        "# Benchmarks",
+        "",
+        "`make bench` (`.venv/bin/python -m bench`) measures the performance budgets of DESIGN §9 and writes",
+        "`bench/results/<section>.json` plus this file. Figures are compared as ratios measured in the same run",
+        "on the same machine, never asserted in tests. `python -m bench --help` lists the options",
+        "(`--only SECTION`, `--runs N`, `--strict` to exit 1 when a budget is missed).",
+        "",
+        "To add a section: a module in `bench/` with `NAME`, `TITLE` and `run(ctx) -> SectionResult`, listed in",
+        "`bench/sections.py`.",
+    ]
+    for path in sorted(RESULTS_DIR.glob("*.json")):
+        doc = json.loads(path.read_text())
+        machine = doc.get("machine", {})
+        parts += [
+            "", f"## {doc['title']}", "",
+            f"Measured {doc['date']} on {machine.get('cpus')} CPUs ({machine.get('machine')}), "
+            f"Python {machine.get('python')}; `{path.relative_to(BENCH_DIR.parent)}`. "
+            f"Budget {'met' if doc['passed'] else '**missed**'}.",
+            "", doc["method"], "", markdown_table(doc["table"]["headers"], doc["table"]["rows"]),
+        ]
+        if doc.get("notes"):
+            parts += [""] + [f"- {note}" for note in doc["notes"]]
+    README.write_text("\n".join(parts) + "\n")
+    return README

@@ -22,6 +22,24 @@ def _load_dotenv() -> None:
             os.environ.setdefault(name, value)
 
 
+LOCAL_SECRET_PARAMETER = "/enhancer/local/owner-key-secret"  # noqa: S105 - a name, not a value
+
+
+def _use_local_owner_key_secret(folder: Path) -> None:
+    """The functions read the owner-key secret from SSM as in AWS. The value is kept in a file so guests
+    keep their identity (and their files in SQLite) across restarts."""
+    import secrets
+
+    from local.aws import put_secret_parameter
+
+    secret_file = folder / "owner-key-secret"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_hex(32))
+        secret_file.chmod(0o600)
+    put_secret_parameter(LOCAL_SECRET_PARAMETER, secret_file.read_text().strip())
+    os.environ["OWNER_KEY_SECRET_PARAMETER"] = LOCAL_SECRET_PARAMETER
+
+
 def main() -> int:
     _load_dotenv()
     from local.aws import provision, start_moto, use_fake_credentials
@@ -39,6 +57,10 @@ def main() -> int:
 
     aws = start_moto()
     os.environ["AWS_ENDPOINT_URL"] = aws.endpoint
+    state_file = Path(os.environ.get("LOCAL_STATE_FILE", ROOT / ".local" / "stack.json"))
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    if not (os.environ.get("OWNER_KEY_SECRET") or os.environ.get("OWNER_KEY_SECRET_PARAMETER")):
+        _use_local_owner_key_secret(state_file.parent)
 
     from enhancer.adapters.sql.migrate import apply_migrations
     from enhancer.adapters.sql.sqlite import connect
@@ -64,8 +86,6 @@ def main() -> int:
 
     url = f"http://{host}:{server.server_address[1]}"
     # Where tools and tests find this stack's endpoints (the AWS one changes on every start).
-    state_file = Path(os.environ.get("LOCAL_STATE_FILE", ROOT / ".local" / "stack.json"))
-    state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps({"url": url, "awsEndpoint": aws.endpoint, "table": settings.table_name,
                                       "bucket": settings.bucket_name, "databaseUrl": settings.database_url}))
     print(f"""
@@ -74,6 +94,7 @@ def main() -> int:
   Functions   {len(handlers)} ({", ".join(sorted(handlers))})
   AWS         moto at {aws.endpoint} (table {settings.table_name}, bucket {settings.bucket_name})
   Database    {settings.database_url}
+  Secret      owner keys from SSM {settings.owner_key_secret_parameter or "(OWNER_KEY_SECRET)"}
   Sign in     curl -i -X POST {url}/api/dev/login -H 'Origin: {url}' \\
                 -H 'X-CSRF-Token: dev' -b 'csrf_token=dev' -H 'Content-Type: application/json' \\
                 -d '{{"email": "you@example.com", "plan": "pro"}}'

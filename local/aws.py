@@ -48,7 +48,20 @@ def start_moto() -> LocalAws:
     endpoint = f"http://127.0.0.1:{port}"
     # Step Functions inside moto calls other services through this port.
     os.environ["MOTO_PORT"] = str(port)
+    _configure(endpoint)
     return LocalAws(endpoint=endpoint, server=server)
+
+
+def _configure(endpoint: str) -> None:
+    """Run state machines for real, and never try Docker for Lambda tasks."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(  # noqa: S310 - a loopback URL we built
+        f"{endpoint}/moto-api/config", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - a loopback URL we built
+        response.read()
 
 
 def create_table(dynamodb: Any, table_name: str) -> None:
@@ -94,6 +107,14 @@ def create_bucket(s3: Any, bucket_name: str) -> None:
     if rules:
         s3.put_bucket_lifecycle_configuration(Bucket=bucket_name, LifecycleConfiguration={
             "Rules": [_lifecycle_rule(rule) for rule in rules]})
+
+
+def put_secret_parameter(name: str, value: str) -> None:
+    """A SecureString in SSM, as the operator creates it before a deploy."""
+    import boto3
+
+    boto3.client("ssm", region_name=REGION).put_parameter(Name=name, Value=value, Type="SecureString",
+                                                          Overwrite=True)
 
 
 def provision(table_name: str, bucket_name: str) -> None:

@@ -24,7 +24,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     state_file = workdir / "stack.json"
     env = {**os.environ, "PORT": str(port), "ENVIRONMENT": "development", "GATEWAY_QUIET": "1",
            "DATABASE_URL": f"sqlite:///{workdir / 'enhancer.db'}", "LOCAL_STATE_FILE": str(state_file)}
-    for name in ("AWS_ENDPOINT_URL", "OWNER_KEY_SECRET", "ALLOWED_ORIGINS", "TABLE_NAME", "BUCKET_NAME"):
+    for name in ("AWS_ENDPOINT_URL", "OWNER_KEY_SECRET", "OWNER_KEY_SECRET_PARAMETER", "ALLOWED_ORIGINS",
+                 "TABLE_NAME", "BUCKET_NAME"):
         env.pop(name, None)
     log = (workdir / "stack.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log,
@@ -59,9 +60,22 @@ def client(stack: dict) -> Iterator[httpx.Client]:
         yield http
 
 
-@pytest.fixture
-def s3(stack: dict):
+def _aws_client(stack: dict, service: str):
     import boto3
 
-    return boto3.client("s3", endpoint_url=stack["awsEndpoint"], region_name="us-east-1",
+    return boto3.client(service, endpoint_url=stack["awsEndpoint"], region_name="us-east-1",
                         aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def s3(stack: dict):
+    return _aws_client(stack, "s3")
+
+
+@pytest.fixture(scope="session")
+def owner_key_secret(stack: dict) -> bytes:
+    """The stack keeps its owner-key secret in (moto's) SSM, where the functions read it."""
+    from local.__main__ import LOCAL_SECRET_PARAMETER
+
+    parameter = _aws_client(stack, "ssm").get_parameter(Name=LOCAL_SECRET_PARAMETER, WithDecryption=True)
+    return parameter["Parameter"]["Value"].encode()

@@ -8,7 +8,6 @@ import uuid
 import httpx
 import pytest
 
-from enhancer.config import DEVELOPMENT_OWNER_KEY_SECRET
 from enhancer.domain.identity import guest_owner_key
 from enhancer.http.route_table import API_ROUTES
 
@@ -129,9 +128,9 @@ def test_the_31st_usage_request_in_a_minute_is_429(client):
     assert_security_headers(last)
 
 
-def test_image_proxy_ownership_and_scope(client):
+def test_image_proxy_ownership_and_scope(client, owner_key_secret):
     client.get("/api/ai-image/usage")  # obtain a guest cookie
-    mine = guest_owner_key(DEVELOPMENT_OWNER_KEY_SECRET.encode(), client.cookies["guest_id"])
+    mine = guest_owner_key(owner_key_secret, client.cookies["guest_id"])
 
     someone_else = client.get("/r2-ai/ai-enhancer/results/guest/someone-else/x.png")
     own_missing = client.get(f"/r2-ai/ai-enhancer/results/guest/{mine}/x.png")

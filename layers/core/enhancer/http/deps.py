@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import cache
 
 from enhancer.adapters.aws import aws_client, reset_clients
@@ -39,3 +40,6 @@ def reset() -> None:
     for factory in (accounts, counters, image_store, get_settings):
         factory.cache_clear()
     reset_clients()
+    parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
+    if parameters is not None:
+        parameters.clear_caches()

@@ -39,27 +39,23 @@ class S3ImageStore:
         self._bucket = bucket
 
     def head(self, key: str) -> ObjectInfo | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            response = self._client.head_object(Bucket=self._bucket, Key=key)
-        except ClientError as error:
-            if _is_missing(error):
-                return None
-            raise
-        return self._info(response)
+        response = self._unless_missing(self._client.head_object, key)
+        return self._info(response) if response else None
 
     def get(self, key: str) -> StoredObject | None:
         """Opens the object; the body is streamed, so a large one can be discarded unread."""
+        response = self._unless_missing(self._client.get_object, key)
+        return StoredObject(info=self._info(response), body=response["Body"]) if response else None
+
+    def _unless_missing(self, operation: Any, key: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 
         try:
-            response = self._client.get_object(Bucket=self._bucket, Key=key)
+            return operation(Bucket=self._bucket, Key=key)
         except ClientError as error:
             if _is_missing(error):
                 return None
             raise
-        return StoredObject(info=self._info(response), body=response["Body"])
 
     def presigned_get_url(self, key: str, expires_in: int) -> str:
         return self._client.generate_presigned_url(

@@ -68,7 +68,8 @@ db-check: setup ## verify the schema post-conditions of DATABASE_URL
 
 # Regenerate every pin from pyproject.toml; the layer's requirements come from the same resolution.
 lock: $(VENV)/.installed
-	$(UV) pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements/dev.lock
+	$(UV) pip compile -q pyproject.toml --extra dev --extra local --no-emit-package opencv-python \
+	  --python-version 3.11 -o requirements/dev.lock
 	$(UV) pip compile -q pyproject.toml --python-version 3.11 --no-header --no-annotate \
 	  --no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer \
 	  -o layers/core/requirements.txt

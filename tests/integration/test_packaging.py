@@ -21,7 +21,8 @@ def _pins(path) -> dict[str, str]:
 
 def test_every_dependency_is_pinned_exactly():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    for requirement in [*project["dependencies"], *project["optional-dependencies"]["dev"]]:
+    extras = project["optional-dependencies"].values()
+    for requirement in [*project["dependencies"], *(r for extra in extras for r in extra)]:
         assert _PIN.match(requirement), f"not pinned exactly: {requirement}"
 
 

@@ -39,6 +39,20 @@ class Settings(BaseSettings):
     image_proxy_inline_max_bytes: int = Field(default=4_000_000, ge=1, le=4_400_000)
     image_proxy_presign_seconds: int = Field(default=300, ge=10, le=3600)
 
+    # Enhancement
+    enhancer_provider: Literal["auto", "replicate", "local", "echo"] = "auto"
+    replicate_api_token: SecretStr | None = None
+    replicate_api_token_parameter: str | None = None
+    replicate_base_url: str = "https://api.replicate.com"
+    replicate_http_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    generate_deadline_seconds: float = Field(default=25.0, ge=1, le=28)
+    local_engine_quality: Literal["fast", "best"] = "fast"
+    local_engine_tile_size: int = Field(default=256, ge=0, le=1024)
+    image_max_pixels: int = Field(default=12_000_000, ge=1024, le=50_000_000)
+    upload_url_seconds: int = Field(default=600, ge=60, le=3600)
+    public_enable_credits_cta: bool | None = None
+    public_enhancer_plan_gating_v1: bool = True
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -61,6 +75,13 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _no_stand_in_provider_in_production(self) -> Settings:
+        if self.is_production and self.enhancer_provider in ("local", "echo"):
+            raise ValueError(f"ENHANCER_PROVIDER={self.enhancer_provider} is not allowed in production "
+                             "(use replicate, or auto with REPLICATE_API_TOKEN)")
+        return self
+
+    @model_validator(mode="after")
     def _require_secret_outside_development(self) -> Settings:
         if self.environment != "development" and not (self.owner_key_secret or self.owner_key_secret_parameter):
             raise ValueError(
@@ -70,6 +91,30 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def has_replicate_token(self) -> bool:
+        return bool(self.replicate_api_token or self.replicate_api_token_parameter)
+
+    @property
+    def provider_name(self) -> str | None:
+        """The provider enhancement routes use; None when production has no token (they answer 503)."""
+        if self.enhancer_provider != "auto":
+            return self.enhancer_provider
+        if self.has_replicate_token:
+            return "replicate"
+        return None if self.is_production else "local"
+
+    @property
+    def credits_cta_enabled(self) -> bool:
+        """Shown by default in development, hidden by default in production; `1`/`0` decide when set."""
+        if self.public_enable_credits_cta is not None:
+            return self.public_enable_credits_cta
+        return not self.is_production
 
     @property
     def sqlite_path(self) -> str:

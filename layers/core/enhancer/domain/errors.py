@@ -60,6 +60,13 @@ class ProviderFailed(AppError):
     type, status = "provider_error", 502
 
 
+class ProviderTimedOut(ProviderFailed):
+    """The model did not finish within the request's deadline; retrying later may succeed."""
+
+    def __init__(self, message: str = "The enhancement took too long, please retry") -> None:
+        super().__init__(message, details={"retryable": True}, headers={"Retry-After": "5"})
+
+
 class ServiceUnavailable(AppError):
     type, status = "service_unavailable", 503
 

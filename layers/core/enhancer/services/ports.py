@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from enhancer.adapters.s3_store import ObjectInfo, StoredObject
 from enhancer.adapters.sql.sqlite import AccountRecord
+from enhancer.domain.enhancement import EnhanceOptions
+from enhancer.domain.models import ModelSpec
 from enhancer.domain.usage import UsageSnapshot
 
 
@@ -25,3 +28,30 @@ class ImageStore(Protocol):
     def get(self, key: str) -> StoredObject | None: ...
 
     def presigned_get_url(self, key: str, expires_in: int) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SourceImage:
+    """The checked original: its bytes, its real type and size, and (for remote models) a short-lived URL."""
+
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnhancedImage:
+    data: bytes
+    content_type: str
+
+
+class Provider(Protocol):
+    """Runs a model. `deadline` is a `time.monotonic()` value the call must return by (raising
+    ProviderTimedOut when it cannot); errors are AppErrors with no upstream text in their messages."""
+
+    name: str
+
+    def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float) -> EnhancedImage:
+        ...

@@ -36,12 +36,48 @@ def use_fake_credentials() -> None:
     os.environ.pop("AWS_PROFILE", None)
 
 
+_dynamodb_serialised = False
+
+
+def serialise_dynamodb() -> None:
+    """Make moto's DynamoDB apply each request atomically, as DynamoDB does.
+
+    moto checks a condition and then writes without a lock, and a failed transaction restores a copy of the
+    whole table; requests on several threads (the gateway's, or a concurrency test's) could interleave there
+    and break the per-item atomicity the ledger relies on. One lock around the backend's operations restores
+    it. This patches moto's private backend class, which is why moto is pinned exactly.
+    """
+    global _dynamodb_serialised
+    if _dynamodb_serialised:
+        return
+    import functools
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+
+    def locked(method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return wrapper
+
+    for name, member in list(vars(DynamoDBBackend).items()):
+        if callable(member) and not name.startswith("_") and not isinstance(member, staticmethod | classmethod):
+            setattr(DynamoDBBackend, name, locked(member))
+    _dynamodb_serialised = True
+
+
 def start_moto() -> LocalAws:
     import logging
 
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call would drown the gateway's
+    serialise_dynamodb()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -17,7 +17,7 @@ from enhancer.adapters.sql.migrate import apply_migrations
 from enhancer.adapters.sql.sqlite import SqliteAccounts, connect
 from enhancer.domain.identity import guest_owner_key
 from enhancer.http import deps
-from local.aws import create_bucket, create_table
+from local.aws import create_bucket, create_table, serialise_dynamodb
 from local.events import LambdaContext, response_parts
 from local.gateway import load_handler
 from local.template import ROOT, http_routes
@@ -84,6 +84,7 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def aws(settings_env: Path) -> Any:
+    serialise_dynamodb()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")

@@ -27,7 +27,7 @@ def _int(item: dict[str, Any], name: str) -> int | None:
     return int(value["N"]) if value and "N" in value else None
 
 
-def _packs(item: dict[str, Any] | None) -> list[CreditPack]:
+def packs_from_item(item: dict[str, Any] | None) -> list[CreditPack]:
     if not item:
         return []
     packs = []
@@ -40,6 +40,12 @@ def _packs(item: dict[str, Any] | None) -> list[CreditPack]:
             expires_at=int(fields["expiresAt"]["N"]),
         ))
     return packs
+
+
+def packs_to_attribute(packs: list[CreditPack]) -> dict[str, Any]:
+    return {"L": [{"M": {"id": {"S": p.id}, "unitsTenths": {"N": str(p.units_tenths)},
+                         "createdAt": {"N": str(p.created_at)}, "expiresAt": {"N": str(p.expires_at)}}}
+                  for p in packs]}
 
 
 class DynamoCounters:
@@ -76,7 +82,7 @@ class DynamoCounters:
             daily_count=_int(daily, "count") or 0,
             daily_reset_at=_int(daily, "resetAt"),
             monthly_used_tenths=_int(monthly, "usedTenths") or 0,
-            credit_packs=_packs(items.get(keys["credits"])) if user_id else [],
+            credit_packs=packs_from_item(items.get(keys["credits"])) if user_id else [],
         )
 
     def _batch_get(self, keys: list[str]) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,340 @@
+"""Reserve, settle and give back the charge of one enhancement in DynamoDB (DESIGN §4).
+
+Every step is a conditional write, never a read-modify-write, so no concurrency can push an owner past the
+daily cap or the monthly allowance, or overdraw credits. The common case — an open daily window within the
+monthly allowance — takes two writes (daily, monthly), which return the new counts for the response.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from enhancer.adapters.dynamo_counters import (
+    credits_key,
+    daily_usage_key,
+    monthly_usage_key,
+    packs_from_item,
+    packs_to_attribute,
+)
+from enhancer.domain.clock import month_key, next_month_start
+from enhancer.domain.credits import CreditPack, balance_tenths
+from enhancer.domain.plans import Entitlements
+from enhancer.domain.quota import ChargeSplit, InsufficientCredits, QuotaExceeded, consume_fifo, return_to_packs
+from enhancer.domain.usage import DAILY_WINDOW_SECONDS, TENTHS_PER_CREDIT
+from enhancer.observability import logger
+
+MONTHLY_ITEM_TTL_SECONDS = 400 * 24 * 3600
+CONSUME_RECORD_TTL_SECONDS = 180 * 24 * 3600
+_ATTEMPTS = 8
+
+
+def consume_record_key(user_id: str, charge_id: str) -> str:
+    return f"ai:credits:consume:{user_id}:{charge_id}"
+
+
+def given_back_key(charge_id: str) -> str:
+    return f"ai:charge:given-back:{charge_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What one charge took, enough to give it back exactly."""
+
+    charge_id: str
+    owner_type: str
+    owner_key: str
+    user_id: str | None
+    split: ChargeSplit
+    daily_used: int
+    daily_reset_at: int
+    month: str
+    monthly_used_tenths: int
+    credits_taken: list[CreditPack] = field(default_factory=list)
+    credits_balance_tenths: int | None = None
+
+
+def _error_code(error: Exception) -> str:
+    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
+
+
+def _n(item: dict[str, Any] | None, name: str) -> int | None:
+    value = (item or {}).get(name)
+    return int(value["N"]) if value and "N" in value else None
+
+
+class DynamoLedger:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # ------------------------------------------------------------------ reserve
+
+    def reserve(self, *, charge_id: str, owner_type: str, owner_key: str, user_id: str | None,
+                cost_tenths: int, entitlements: Entitlements, now: float | None = None) -> Reservation:
+        """Take the charge before the provider runs; raises QuotaExceeded with the scope that ran out."""
+        now = time.time() if now is None else now
+        daily_used, reset_at = self._take_daily(daily_usage_key(owner_type, owner_key),
+                                                entitlements.daily_burst_cap, now)
+        month = month_key(now)
+        try:
+            monthly = self._take_monthly(owner_type, owner_key, user_id, month, charge_id, cost_tenths,
+                                         entitlements.monthly_images * TENTHS_PER_CREDIT, now)
+        except BaseException:
+            self._return_daily(daily_usage_key(owner_type, owner_key), reset_at)
+            raise
+        split, monthly_used, taken, balance = monthly
+        return Reservation(charge_id=charge_id, owner_type=owner_type, owner_key=owner_key, user_id=user_id,
+                           split=split, daily_used=daily_used, daily_reset_at=reset_at, month=month,
+                           monthly_used_tenths=monthly_used, credits_taken=taken, credits_balance_tenths=balance)
+
+    def _take_daily(self, key: str, cap: int, now: float) -> tuple[int, int]:
+        """One image out of the 24-hour window that began with the first counted use."""
+        from botocore.exceptions import ClientError
+
+        for _ in range(_ATTEMPTS):
+            try:
+                item = self._client.update_item(
+                    TableName=self._table, Key={"pk": {"S": key}},
+                    UpdateExpression="ADD #count :one",
+                    ConditionExpression="#reset > :now AND #count < :cap",
+                    ExpressionAttributeNames={"#count": "count", "#reset": "resetAt"},
+                    ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": str(int(now))},
+                                               ":cap": {"N": str(cap)}},
+                    ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
+                return _n(item, "count") or 0, _n(item, "resetAt") or 0
+            except ClientError as error:
+                if _error_code(error) != "ConditionalCheckFailedException":
+                    raise
+                old = error.response.get("Item")
+            old_reset = _n(old, "resetAt")
+            if old_reset is not None and old_reset > int(now):
+                used = _n(old, "count") or 0
+                raise QuotaExceeded(scope="daily", used=used, limit=cap, reset_at=old_reset)
+            reset_at = int(now) + DAILY_WINDOW_SECONDS
+            try:
+                self._client.update_item(
+                    TableName=self._table, Key={"pk": {"S": key}},
+                    UpdateExpression="SET #count = :one, #reset = :reset, #expires = :expires",
+                    ConditionExpression="attribute_not_exists(pk) OR #reset <= :now",
+                    ExpressionAttributeNames={"#count": "count", "#reset": "resetAt", "#expires": "expiresAt"},
+                    ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": str(int(now))},
+                                               ":reset": {"N": str(reset_at)},
+                                               ":expires": {"N": str(reset_at + DAILY_WINDOW_SECONDS)}})
+                return 1, reset_at
+            except ClientError as error:
+                if _error_code(error) != "ConditionalCheckFailedException":
+                    raise
+                # Another request opened the window first: count in it.
+        raise RuntimeError("daily usage stayed contended after retries")
+
+    def _take_monthly(self, owner_type: str, owner_key: str, user_id: str | None, month: str, charge_id: str,
+                      cost: int, limit: int, now: float) -> tuple[ChargeSplit, int, list[CreditPack], int | None]:
+        from botocore.exceptions import ClientError
+
+        key = monthly_usage_key(owner_type, owner_key, month)
+        try:
+            item = self._client.update_item(
+                TableName=self._table, Key={"pk": {"S": key}},
+                UpdateExpression="ADD #used :cost SET #expires = if_not_exists(#expires, :expires)",
+                ConditionExpression="attribute_not_exists(#used) OR #used <= :most",
+                ExpressionAttributeNames={"#used": "usedTenths", "#expires": "expiresAt"},
+                ExpressionAttributeValues={":cost": {"N": str(cost)}, ":most": {"N": str(limit - cost)},
+                                           ":expires": {"N": str(int(now) + MONTHLY_ITEM_TTL_SECONDS)}},
+                ReturnValues="UPDATED_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
+            balance = None
+            return ChargeSplit(plan_tenths=cost, credits_tenths=0), _n(item, "usedTenths") or cost, [], balance
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            used = _n(error.response.get("Item"), "usedTenths") or 0
+        if user_id is None:
+            raise QuotaExceeded(scope="monthly", used=used / TENTHS_PER_CREDIT, limit=limit / TENTHS_PER_CREDIT,
+                                reset_at=next_month_start(now))
+        return self._take_with_credits(key, user_id, charge_id, cost, limit, used, now)
+
+    def _take_with_credits(self, monthly_key: str, user_id: str, charge_id: str, cost: int, limit: int,
+                           used: int, now: float) -> tuple[ChargeSplit, int, list[CreditPack], int]:
+        """Past the allowance: what is left of it, and the rest from credit packs, in one transaction."""
+        from botocore.exceptions import ClientError
+
+        for _ in range(_ATTEMPTS):
+            split = ChargeSplit(plan_tenths=min(cost, max(0, limit - used)),
+                                credits_tenths=cost - min(cost, max(0, limit - used)))
+            item = self._client.get_item(TableName=self._table, Key={"pk": {"S": credits_key(user_id)}},
+                                         ConsistentRead=True).get("Item")
+            packs, version = packs_from_item(item), _n(item, "version") or 0
+            try:
+                kept, taken = consume_fifo(packs, split.credits_tenths, now)
+            except InsufficientCredits:
+                raise QuotaExceeded(scope="monthly", used=used / TENTHS_PER_CREDIT, limit=limit / TENTHS_PER_CREDIT,
+                                    reset_at=next_month_start(now)) from None
+            writes: list[dict[str, Any]] = [
+                {"Update": {
+                    "TableName": self._table, "Key": {"pk": {"S": credits_key(user_id)}},
+                    "UpdateExpression": "SET #packs = :packs, #version = :next",
+                    "ConditionExpression": "#version = :version",
+                    "ExpressionAttributeNames": {"#packs": "packs", "#version": "version"},
+                    "ExpressionAttributeValues": {":packs": packs_to_attribute(kept), ":next": {"N": str(version + 1)},
+                                                  ":version": {"N": str(version)}}}},
+                {"Put": {
+                    "TableName": self._table,
+                    "Item": {"pk": {"S": consume_record_key(user_id, charge_id)}, "status": {"S": "consumed"},
+                             "taken": packs_to_attribute(taken), "tenths": {"N": str(split.credits_tenths)},
+                             "createdAt": {"N": str(int(now))},
+                             "expiresAt": {"N": str(int(now) + CONSUME_RECORD_TTL_SECONDS)}},
+                    "ConditionExpression": "attribute_not_exists(pk)"}},
+            ]
+            if split.plan_tenths:
+                writes.append({"Update": {
+                    "TableName": self._table, "Key": {"pk": {"S": monthly_key}},
+                    "UpdateExpression": "ADD #used :plan SET #expires = if_not_exists(#expires, :expires)",
+                    "ConditionExpression": "attribute_not_exists(#used) OR #used <= :most",
+                    "ExpressionAttributeNames": {"#used": "usedTenths", "#expires": "expiresAt"},
+                    "ExpressionAttributeValues": {
+                        ":plan": {"N": str(split.plan_tenths)}, ":most": {"N": str(limit - split.plan_tenths)},
+                        ":expires": {"N": str(int(now) + MONTHLY_ITEM_TTL_SECONDS)}}}})
+            try:
+                self._client.transact_write_items(TransactItems=writes)
+                return split, used + split.plan_tenths, taken, balance_tenths(kept, now)
+            except ClientError as error:
+                if _error_code(error) not in ("TransactionCanceledException", "TransactionConflictException"):
+                    raise
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    raise RuntimeError(f"charge {charge_id} was already taken from credits") from None
+            # Someone spent allowance or credits meanwhile: read both again and recompute the split.
+            current = self._client.get_item(TableName=self._table, Key={"pk": {"S": monthly_key}},
+                                            ConsistentRead=True).get("Item")
+            used = _n(current, "usedTenths") or 0
+        raise RuntimeError("credits stayed contended after retries")
+
+    # ------------------------------------------------------------------ settle / give back
+
+    def settle(self, reservation: Reservation) -> None:
+        """The charge stands: the reservation already counts, so nothing is written."""
+        logger.info("usage_increment", extra={
+            "owner_type": reservation.owner_type, "charge_id": reservation.charge_id,
+            "daily_used": reservation.daily_used, "plan_tenths": reservation.split.plan_tenths,
+            "credits_tenths": reservation.split.credits_tenths})
+
+    def give_back(self, reservation: Reservation, now: float | None = None) -> None:
+        """Undo a reservation after a failure, exactly once: one transaction returns the day, the allowance
+        and the credits and writes a marker, so a repeated give-back changes nothing. Errors are logged,
+        never raised, so the caller's own error still reaches the client."""
+        try:
+            self._give_back(reservation, time.time() if now is None else now)
+        except Exception:  # a failed give-back must not hide the original error
+            logger.exception("give_back_failed", extra={"charge_id": reservation.charge_id})
+
+    def _give_back(self, reservation: Reservation, now: float) -> None:
+        from botocore.exceptions import ClientError
+
+        with_daily, with_monthly = True, reservation.split.plan_tenths > 0
+        for _ in range(_ATTEMPTS):
+            writes = [{"Put": {
+                "TableName": self._table,
+                "Item": {"pk": {"S": given_back_key(reservation.charge_id)}, "createdAt": {"N": str(int(now))},
+                         "expiresAt": {"N": str(int(now) + CONSUME_RECORD_TTL_SECONDS)}},
+                "ConditionExpression": "attribute_not_exists(pk)"}}]
+            if with_daily:  # only into the window it came from: a new window starts from zero anyway
+                writes.append({"Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": daily_usage_key(reservation.owner_type, reservation.owner_key)}},
+                    "UpdateExpression": "ADD #count :minus",
+                    "ConditionExpression": "#reset = :reset AND #count > :zero",
+                    "ExpressionAttributeNames": {"#count": "count", "#reset": "resetAt"},
+                    "ExpressionAttributeValues": {":minus": {"N": "-1"}, ":zero": {"N": "0"},
+                                                  ":reset": {"N": str(reservation.daily_reset_at)}}}})
+            if with_monthly:
+                plan = reservation.split.plan_tenths
+                writes.append({"Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": monthly_usage_key(reservation.owner_type, reservation.owner_key,
+                                                          reservation.month)}},
+                    "UpdateExpression": "ADD #used :minus", "ConditionExpression": "#used >= :plan",
+                    "ExpressionAttributeNames": {"#used": "usedTenths"},
+                    "ExpressionAttributeValues": {":minus": {"N": str(-plan)}, ":plan": {"N": str(plan)}}}})
+            if reservation.credits_taken and reservation.user_id:
+                writes.extend(self._credits_return_writes(reservation))
+            try:
+                self._client.transact_write_items(TransactItems=writes)
+                return
+            except ClientError as error:
+                if _error_code(error) not in ("TransactionCanceledException", "TransactionConflictException"):
+                    raise
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return  # given back before
+            failed = {kind for kind, reason in zip(self._kinds(with_daily, with_monthly), reasons, strict=False)
+                      if reason == "ConditionalCheckFailed"}
+            # A window that rolled over or a month already below the charge has nothing left to return;
+            # a credits conflict is retried with a fresh read.
+            with_daily = with_daily and "daily" not in failed
+            with_monthly = with_monthly and "monthly" not in failed
+        raise RuntimeError("give-back stayed contended after retries")
+
+    @staticmethod
+    def _kinds(with_daily: bool, with_monthly: bool) -> list[str]:
+        return ["marker", *(["daily"] if with_daily else []), *(["monthly"] if with_monthly else []), "credits",
+                "consume"]
+
+    def _credits_return_writes(self, reservation: Reservation) -> list[dict[str, Any]]:
+        assert reservation.user_id is not None
+        key = credits_key(reservation.user_id)
+        item = self._client.get_item(TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+        version = _n(item, "version") or 0
+        restored = return_to_packs(packs_from_item(item), reservation.credits_taken)
+        return [{"Update": {
+            "TableName": self._table, "Key": {"pk": {"S": key}},
+            "UpdateExpression": "SET #packs = :packs, #version = :next",
+            "ConditionExpression": "#version = :version",
+            "ExpressionAttributeNames": {"#packs": "packs", "#version": "version"},
+            "ExpressionAttributeValues": {":packs": packs_to_attribute(restored), ":next": {"N": str(version + 1)},
+                                          ":version": {"N": str(version)}}}},
+            {"Update": {
+                "TableName": self._table,
+                "Key": {"pk": {"S": consume_record_key(reservation.user_id, reservation.charge_id)}},
+                "UpdateExpression": "SET #status = :refunded",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":refunded": {"S": "refunded"}}}}]
+
+    def _return_daily(self, key: str, reset_at: int) -> None:
+        """Undo the day taken by a reservation that failed before it was complete (no marker needed)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client.update_item(
+                TableName=self._table, Key={"pk": {"S": key}}, UpdateExpression="ADD #count :minus",
+                ConditionExpression="#reset = :reset AND #count > :zero",
+                ExpressionAttributeNames={"#count": "count", "#reset": "resetAt"},
+                ExpressionAttributeValues={":minus": {"N": "-1"}, ":reset": {"N": str(reset_at)},
+                                           ":zero": {"N": "0"}})
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+
+    # ------------------------------------------------------------------ credits in
+
+    def add_credit_pack(self, user_id: str, pack_id: str, units_tenths: int, created_at: int,
+                        expires_at: int) -> bool:
+        """Add a purchased pack once: a second call with the same pack id changes nothing (returns False)."""
+        from botocore.exceptions import ClientError
+
+        pack = CreditPack(pack_id, units_tenths, created_at, expires_at)
+        try:
+            self._client.update_item(
+                TableName=self._table, Key={"pk": {"S": credits_key(user_id)}},
+                UpdateExpression=("SET #packs = list_append(if_not_exists(#packs, :empty), :new), "
+                                  "#version = if_not_exists(#version, :zero) + :one ADD #ids :id"),
+                ConditionExpression="attribute_not_exists(#ids) OR NOT contains(#ids, :pack)",
+                ExpressionAttributeNames={"#packs": "packs", "#version": "version", "#ids": "packIds"},
+                ExpressionAttributeValues={":empty": {"L": []}, ":new": packs_to_attribute([pack]),
+                                           ":zero": {"N": "0"}, ":one": {"N": "1"},
+                                           ":id": {"SS": [pack_id]}, ":pack": {"S": pack_id}})
+            return True
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False

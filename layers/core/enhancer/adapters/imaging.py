@@ -1,0 +1,116 @@
+"""Pillow behind the image checks: a full decode of uploads, and small conversions (DESIGN §6).
+
+Pillow is imported inside the functions so a handler importing this module does not pay for it at cold start.
+`verify_decodes` changes Pillow's process-wide `MAX_IMAGE_PIXELS` and `LOAD_TRUNCATED_IMAGES` for the duration
+of one decode and restores them; Lambda runs one request per process, so nothing else observes the change.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from io import BytesIO
+from typing import TYPE_CHECKING, Any
+
+from enhancer.domain.errors import ValidationFailed
+from enhancer.domain.image_checks import JPEG, PNG, WEBP, ImageHeader, inspect_image
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+_PILLOW_FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
+# Modes Pillow can write to PNG as they are; anything else (CMYK, YCbCr, LAB, F…) is converted first.
+_PNG_MODES = frozenset({"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"})
+_CORRUPT = "The image file is truncated or corrupt"
+
+
+def _corrupt() -> ValidationFailed:
+    return ValidationFailed(_CORRUPT, details={"field": "image", "reason": "corrupt"})
+
+
+def _decode_errors() -> tuple[type[BaseException], ...]:
+    """What Pillow raises on bad input; plugins parsing hostile metadata have leaked the lookup errors too."""
+    from PIL import Image
+
+    return (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, KeyError, struct.error,
+            Image.DecompressionBombError)
+
+
+@contextmanager
+def _pillow_limits(max_pixels: int | None) -> Iterator[None]:
+    """Pillow refuses more than `max_pixels` pixels (an error, not its default warning) and truncated files."""
+    from PIL import Image, ImageFile
+
+    saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
+def verify_decodes(data: bytes, header: ImageHeader) -> None:
+    """Decode the whole (first) frame with Pillow; `ValidationFailed` when Pillow cannot, when it sees another
+    format than the magic bytes said, or when the decoded size differs from the header's."""
+    from PIL import Image
+
+    expected_format = _PILLOW_FORMATS.get(header.content_type)
+    if expected_format is None:
+        raise _corrupt()
+    try:
+        with _pillow_limits(max(header.pixels, 1)):
+            with Image.open(BytesIO(data), formats=[expected_format]) as image:
+                if image.format != expected_format or image.size != (header.width, header.height):
+                    raise _corrupt()
+                image.load()
+                if image.size != (header.width, header.height):
+                    raise _corrupt()
+    except (*_decode_errors(), Image.DecompressionBombWarning) as exc:
+        raise _corrupt() from exc
+
+
+def check_image(data: bytes, *, max_pixels: int) -> ImageHeader:
+    """Everything an upload must pass before it is stored or charged: the header checks, then a full decode."""
+    header = inspect_image(data, max_pixels=max_pixels)
+    verify_decodes(data, header)
+    return header
+
+
+def _open(data: bytes) -> PILImage.Image:
+    from PIL import Image
+
+    return Image.open(BytesIO(data))
+
+
+def to_png(data: bytes, *, max_pixels: int | None = None) -> bytes:
+    """The image re-encoded as PNG (first frame, no EXIF rotation applied). `max_pixels` raises Pillow's bomb
+    ceiling, e.g. for a model's upscaled output; None keeps Pillow's default (≈89 Mpx warns, ≈179 Mpx fails)."""
+    from PIL import Image
+
+    limits: Any = _pillow_limits(max_pixels) if max_pixels is not None else warnings.catch_warnings()
+    try:
+        with limits, _open(data) as image:
+            image.load()
+            if image.mode not in _PNG_MODES:
+                has_alpha = "A" in image.getbands() or "transparency" in image.info
+                image = image.convert("RGBA" if has_alpha else "RGB")
+            out = BytesIO()
+            image.save(out, format="PNG")
+            return out.getvalue()
+    except (*_decode_errors(), Image.DecompressionBombWarning) as exc:
+        raise _corrupt() from exc
+
+
+def dimensions(data: bytes) -> tuple[int, int]:
+    """(width, height) from the header as Pillow reads it; nothing is decoded."""
+    try:
+        with _open(data) as image:
+            width, height = image.size
+            return width, height
+    except _decode_errors() as exc:
+        raise _corrupt() from exc

@@ -72,6 +72,7 @@ def main() -> int:
     with connect(settings.sqlite_path) as conn:
         apply_migrations(conn)
 
+    from enhancer.adapters.providers import describe_provider
     from local.gateway import Gateway, load_handler, serve
     from local.template import HttpRoute, http_routes
 
@@ -95,6 +96,7 @@ def main() -> int:
   AWS         moto at {aws.endpoint} (table {settings.table_name}, bucket {settings.bucket_name})
   Database    {settings.database_url}
   Secret      owner keys from SSM {settings.owner_key_secret_parameter or "(OWNER_KEY_SECRET)"}
+  Provider    {describe_provider(settings)}
   Sign in     curl -i -X POST {url}/api/dev/login -H 'Origin: {url}' \\
                 -H 'X-CSRF-Token: dev' -b 'csrf_token=dev' -H 'Content-Type: application/json' \\
                 -d '{{"email": "you@example.com", "plan": "pro"}}'

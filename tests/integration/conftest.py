@@ -116,6 +116,35 @@ def invoke(aws: Any, accounts: SqliteAccounts) -> Any:
     return call
 
 
+def multipart(fields: dict[str, str], image: bytes | None = None, filename: str = "photo.png",
+              content_type: str = "image/png") -> tuple[bytes, str]:
+    """A multipart/form-data body as a browser sends it, and its Content-Type header."""
+    import httpx
+
+    files = {"image": (filename, image, content_type)} if image is not None else None
+    request = httpx.Request("POST", "https://api.example.com/", data=fields, files=files)
+    return request.read(), request.headers["content-type"]
+
+
+def png_bytes(width: int = 256, height: int = 256) -> bytes:
+    """A real photo-like PNG: gradients and shapes, so an upscaler has something to work on."""
+    from io import BytesIO
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height))
+    pixels = image.load()
+    for x in range(width):
+        for y in range(height):
+            pixels[x, y] = (x * 255 // width, y * 255 // height, (x + y) * 127 // (width + height))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((width // 4, height // 4, width * 3 // 4, height * 3 // 4), outline=(255, 255, 255), width=3)
+    draw.line((0, height - 1, width - 1, 0), fill=(0, 0, 0), width=2)
+    buffer = BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def guest_key(guest_id: str) -> str:
     return guest_owner_key(SECRET.encode(), guest_id)
 

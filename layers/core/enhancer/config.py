@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     replicate_http_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     generate_deadline_seconds: float = Field(default=25.0, ge=1, le=28)
     local_engine_quality: Literal["fast", "best"] = "fast"
-    local_engine_tile_size: int = Field(default=256, ge=0, le=1024)
+    local_engine_tile_size: int = Field(default=256, ge=0, le=1024)  # 0: the engine picks; else at least 32
     image_max_pixels: int = Field(default=12_000_000, ge=1024, le=50_000_000)
     upload_url_seconds: int = Field(default=600, ge=60, le=3600)
     public_enable_credits_cta: bool | None = None
@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(_normalise_origin(v) for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("local_engine_tile_size")
+    @classmethod
+    def _check_tile_size(cls, value: int) -> int:
+        if 0 < value < 32:
+            raise ValueError("must be 0 (automatic) or at least 32")
         return value
 
     @field_validator("database_url")

@@ -8,7 +8,6 @@ monthly allowance — takes two writes (daily, monthly), which return the new co
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from enhancer.adapters.dynamo_counters import (
@@ -21,7 +20,14 @@ from enhancer.adapters.dynamo_counters import (
 from enhancer.domain.clock import month_key, next_month_start
 from enhancer.domain.credits import CreditPack, balance_tenths
 from enhancer.domain.plans import Entitlements
-from enhancer.domain.quota import ChargeSplit, InsufficientCredits, QuotaExceeded, consume_fifo, return_to_packs
+from enhancer.domain.quota import (
+    ChargeSplit,
+    InsufficientCredits,
+    QuotaExceeded,
+    Reservation,
+    consume_fifo,
+    return_to_packs,
+)
 from enhancer.domain.usage import DAILY_WINDOW_SECONDS, TENTHS_PER_CREDIT
 from enhancer.observability import logger
 
@@ -36,23 +42,6 @@ def consume_record_key(user_id: str, charge_id: str) -> str:
 
 def given_back_key(charge_id: str) -> str:
     return f"ai:charge:given-back:{charge_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    """What one charge took, enough to give it back exactly."""
-
-    charge_id: str
-    owner_type: str
-    owner_key: str
-    user_id: str | None
-    split: ChargeSplit
-    daily_used: int
-    daily_reset_at: int
-    month: str
-    monthly_used_tenths: int
-    credits_taken: list[CreditPack] = field(default_factory=list)
-    credits_balance_tenths: int | None = None
 
 
 def _error_code(error: Exception) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import struct
 import warnings
+import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from io import BytesIO
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from enhancer.domain.errors import ValidationFailed
 from enhancer.domain.image_checks import JPEG, PNG, WEBP, ImageHeader, inspect_image
@@ -24,6 +25,9 @@ _PILLOW_FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
 # Modes Pillow can write to PNG as they are; anything else (CMYK, YCbCr, LAB, F…) is converted first.
 _PNG_MODES = frozenset({"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"})
 _CORRUPT = "The image file is truncated or corrupt"
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type: grey, RGB, palette, grey+alpha, RGBA
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+_INFLATE_BLOCK = 1 << 20
 
 
 def _corrupt() -> ValidationFailed:
@@ -56,22 +60,62 @@ def _pillow_limits(max_pixels: int | None) -> Iterator[None]:
 
 def verify_decodes(data: bytes, header: ImageHeader) -> None:
     """Decode the whole (first) frame with Pillow; `ValidationFailed` when Pillow cannot, when it sees another
-    format than the magic bytes said, or when the decoded size differs from the header's."""
+    format than the magic bytes said, when the decoded size differs from the header's, or (PNG) when the image
+    data inflates to more or fewer bytes than the header's dimensions need."""
     from PIL import Image
 
     expected_format = _PILLOW_FORMATS.get(header.content_type)
     if expected_format is None:
         raise _corrupt()
     try:
-        with _pillow_limits(max(header.pixels, 1)):
-            with Image.open(BytesIO(data), formats=[expected_format]) as image:
-                if image.format != expected_format or image.size != (header.width, header.height):
-                    raise _corrupt()
-                image.load()
-                if image.size != (header.width, header.height):
-                    raise _corrupt()
+        with _pillow_limits(max(header.pixels, 1)), Image.open(BytesIO(data), formats=[expected_format]) as image:
+            if image.format != expected_format or image.size != (header.width, header.height):
+                raise _corrupt()
+            image.load()
+            if image.size != (header.width, header.height):
+                raise _corrupt()
     except (*_decode_errors(), Image.DecompressionBombWarning) as exc:
         raise _corrupt() from exc
+    # Pillow fills the missing rows with zeros when a PNG's deflate stream ends early but cleanly, so the
+    # amount of image data is checked here; the stream is inflated in blocks and never held whole.
+    if header.content_type == PNG and not _png_data_fits(data):
+        raise _corrupt()
+
+
+def _png_raw_size(width: int, height: int, depth: int, colour: int, interlaced: bool) -> int:
+    """Bytes the IDAT stream must inflate to: every (sub-)image row is a filter byte plus its packed pixels."""
+    bits = _PNG_CHANNELS[colour] * depth
+    if not interlaced:
+        return height * (1 + (width * bits + 7) // 8)
+    total = 0
+    for x0, y0, dx, dy in _ADAM7:
+        pass_width, pass_height = (width - x0 + dx - 1) // dx, (height - y0 + dy - 1) // dy
+        if pass_width > 0 and pass_height > 0:
+            total += pass_height * (1 + (pass_width * bits + 7) // 8)
+    return total
+
+
+def _png_data_fits(data: bytes) -> bool:
+    """True when the IDAT chunks inflate to exactly the image's size (not less, not more)."""
+    try:
+        width, height, depth, colour, _compression, _filter, interlace = struct.unpack_from(">IIBBBBB", data, 16)
+        expected = _png_raw_size(width, height, depth, colour, bool(interlace))
+        inflater, produced, pos, view = zlib.decompressobj(), 0, 8, memoryview(data)
+        while pos + 8 <= len(data):
+            length, chunk_type = struct.unpack_from(">I4s", data, pos)
+            if chunk_type == b"IEND":
+                break
+            if chunk_type == b"IDAT":
+                pending: bytes | memoryview = view[pos + 8:pos + 8 + length]
+                while pending and produced <= expected:
+                    produced += len(inflater.decompress(pending, _INFLATE_BLOCK))
+                    pending = inflater.unconsumed_tail
+                if produced > expected:
+                    return False
+            pos += 12 + length
+        return produced + len(inflater.flush()) == expected
+    except (struct.error, KeyError, zlib.error):
+        return False
 
 
 def check_image(data: bytes, *, max_pixels: int) -> ImageHeader:
@@ -92,7 +136,7 @@ def to_png(data: bytes, *, max_pixels: int | None = None) -> bytes:
     ceiling, e.g. for a model's upscaled output; None keeps Pillow's default (≈89 Mpx warns, ≈179 Mpx fails)."""
     from PIL import Image
 
-    limits: Any = _pillow_limits(max_pixels) if max_pixels is not None else warnings.catch_warnings()
+    limits: AbstractContextManager[None] = nullcontext() if max_pixels is None else _pillow_limits(max_pixels)
     try:
         with limits, _open(data) as image:
             image.load()

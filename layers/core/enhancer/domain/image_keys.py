@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -50,6 +51,11 @@ def parse_image_key(raw_key: str) -> ImageKey | None:
     except ValueError:
         return None
     return ImageKey(key=raw_key, category=category, owner_type=owner_type, owner_key=segments[3])
+
+
+def new_image_key(category: ImageCategory, owner_type: OwnerType, owner_key: str, extension: str) -> str:
+    """A fresh, unguessable key under the owner's prefix: nothing is enumerable."""
+    return f"{KEY_PREFIX}/{category.value}/{owner_type.value}/{owner_key}/{uuid.uuid4()}.{extension}"
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from enhancer.domain.clock import iso_utc
@@ -44,6 +44,23 @@ class ChargeSplit:
         return {"total": self.total_tenths / TENTHS_PER_CREDIT,
                 "planPortion": self.plan_tenths / TENTHS_PER_CREDIT,
                 "creditsPortion": self.credits_tenths / TENTHS_PER_CREDIT}
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What one charge took, enough to give it back exactly."""
+
+    charge_id: str
+    owner_type: str
+    owner_key: str
+    user_id: str | None
+    split: ChargeSplit
+    daily_used: int
+    daily_reset_at: int
+    month: str
+    monthly_used_tenths: int
+    credits_taken: list[CreditPack] = field(default_factory=list)
+    credits_balance_tenths: int | None = None
 
 
 def split_charge(cost_tenths: int, monthly_used_tenths: int, monthly_limit_tenths: int) -> ChargeSplit:

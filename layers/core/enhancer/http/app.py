@@ -28,6 +28,8 @@ async def _http_error(_: Request, error: Exception) -> Response:
         return failure(MethodNotAllowed([m.strip() for m in allow.split(",") if m.strip()]))
     if error.status_code == 404:
         return failure(NotFound("Not found"))
+    if error.status_code == 400:
+        return failure(ValidationFailed(str(error.detail)))
     generic = AppError(str(error.detail))
     generic.status = error.status_code
     return failure(generic)

@@ -7,10 +7,12 @@ from functools import cache
 
 from enhancer.adapters.aws import aws_client, reset_clients
 from enhancer.adapters.dynamo_counters import DynamoCounters
+from enhancer.adapters.dynamo_ledger import DynamoLedger
 from enhancer.adapters.s3_store import S3ImageStore
 from enhancer.adapters.secrets import owner_key_secret
 from enhancer.adapters.sql.sqlite import SqliteAccounts
 from enhancer.config import get_settings
+from enhancer.services.ports import Provider
 
 
 @cache
@@ -22,6 +24,20 @@ def accounts() -> SqliteAccounts:
 def counters() -> DynamoCounters:
     settings = get_settings()
     return DynamoCounters(aws_client("dynamodb", settings.aws_region), settings.table_name)
+
+
+@cache
+def ledger() -> DynamoLedger:
+    settings = get_settings()
+    return DynamoLedger(aws_client("dynamodb", settings.aws_region), settings.table_name)
+
+
+@cache
+def provider() -> Provider:
+    """The enhancement provider, built on first use (a misconfiguration answers 503 then, not at import)."""
+    from enhancer.adapters.providers import build_provider
+
+    return build_provider(get_settings())
 
 
 @cache
@@ -37,7 +53,7 @@ def owner_secret() -> bytes:
 
 def reset() -> None:
     """Drop every cached adapter and the settings (tests change the environment between cases)."""
-    for factory in (accounts, counters, image_store, get_settings):
+    for factory in (accounts, counters, ledger, provider, image_store, get_settings):
         factory.cache_clear()
     reset_clients()
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")

@@ -6,7 +6,10 @@ import re
 from functools import cache
 
 API_ROUTES: dict[str, tuple[str, ...]] = {
+    "/api/ai-image/generate": ("POST",),
     "/api/ai-image/usage": ("GET",),
+    "/api/ai-image/models": ("GET",),
+    "/api/ai-image/uploads": ("POST",),
     "/r2-ai/{key+}": ("GET", "HEAD"),
 }
 

@@ -8,7 +8,10 @@ from typing import Protocol
 from enhancer.adapters.s3_store import ObjectInfo, StoredObject
 from enhancer.adapters.sql.sqlite import AccountRecord
 from enhancer.domain.enhancement import EnhanceOptions
+from enhancer.domain.image_checks import ImageHeader
 from enhancer.domain.models import ModelSpec
+from enhancer.domain.plans import Entitlements
+from enhancer.domain.quota import Reservation
 from enhancer.domain.usage import UsageSnapshot
 
 
@@ -28,6 +31,12 @@ class ImageStore(Protocol):
     def get(self, key: str) -> StoredObject | None: ...
 
     def presigned_get_url(self, key: str, expires_in: int) -> str: ...
+
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +64,18 @@ class Provider(Protocol):
 
     def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float) -> EnhancedImage:
         ...
+
+
+class Ledger(Protocol):
+    def reserve(self, *, charge_id: str, owner_type: str, owner_key: str, user_id: str | None,
+                cost_tenths: int, entitlements: Entitlements, now: float | None = None) -> Reservation: ...
+
+    def settle(self, reservation: Reservation) -> None: ...
+
+    def give_back(self, reservation: Reservation, now: float | None = None) -> None: ...
+
+
+class ImageChecker(Protocol):
+    """Type, dimensions and integrity of an image, or ValidationFailed."""
+
+    def __call__(self, data: bytes, *, max_pixels: int) -> ImageHeader: ...

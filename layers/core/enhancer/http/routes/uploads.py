@@ -1,0 +1,33 @@
+"""POST /api/ai-image/uploads — a presigned S3 POST for one image under the caller's own prefix."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from enhancer.config import get_settings
+from enhancer.domain import rate_limits
+from enhancer.domain.clock import iso_utc
+from enhancer.http import deps
+from enhancer.http.envelope import success
+from enhancer.http.identity import CurrentIdentity
+from enhancer.http.rate_limit import rate_limit
+from enhancer.http.requests import json_object
+from enhancer.services.uploads import create_upload
+
+router = APIRouter()
+
+
+@router.post("/api/ai-image/uploads", dependencies=[rate_limit(rate_limits.AI_JOBS)])
+async def post_upload(request: Request, identity: CurrentIdentity) -> Response:
+    body = await json_object(request)
+    ticket = create_upload(identity, body.get("contentType"), body.get("size"), deps.image_store(),
+                           get_settings().upload_url_seconds)
+    return success({
+        "uploadKey": ticket.upload_key,
+        "url": ticket.url,
+        "fields": ticket.fields,
+        "contentType": ticket.content_type,
+        "maxBytes": ticket.max_bytes,
+        "expiresAt": iso_utc(ticket.expires_at),
+    }, status=201, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,28 @@
+"""Absolute URLs of stored images, through the image proxy of the API that was called."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import quote
+
+from fastapi import Request
+
+PROXY_PREFIX = "/r2-ai/"
+
+
+def is_local_host(host: str) -> bool:
+    name = host.rsplit(":", 1)[0].strip("[]").lower() if host.count(":") <= 1 or host.startswith("[") else host
+    if name in ("localhost", "") or name.endswith(".local") or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private
+
+
+def image_url(request: Request, key: str) -> str:
+    """https everywhere but on local hosts, where the local stack speaks plain http."""
+    host = request.headers.get("host", "")
+    scheme = request.url.scheme if is_local_host(host) else "https"
+    return f"{scheme}://{host}{PROXY_PREFIX}{quote(key)}"

@@ -1,0 +1,383 @@
+"""Pillow behind the image checks: uploads are fully decoded, and the PNG helpers (DESIGN §6).
+
+Files are built here with Pillow and zlib and then damaged on purpose; no binary fixtures. Among the
+damaged files are some Pillow decodes without complaint; those tests assert what Pillow really does, so a
+Pillow upgrade that changes it shows up here.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+import subprocess
+import sys
+import zlib
+from io import BytesIO
+
+import pytest
+from PIL import Image, ImageFile
+
+from enhancer.adapters.imaging import check_image, dimensions, to_png, verify_decodes
+from enhancer.domain.errors import ValidationFailed
+from enhancer.domain.image_checks import MAX_IMAGE_BYTES, ImageHeader, inspect_image, sniff_type
+
+MAX_PIXELS = 12_000_000
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CORRUPT = "The image file is truncated or corrupt"
+
+
+def _noise(width: int, height: int, mode: str = "RGB") -> Image.Image:
+    pixels = random.Random(width * 100_003 + height).randbytes(width * height * 3)
+    image = Image.frombytes("RGB", (width, height), pixels).convert(mode)
+    if mode == "RGBA":
+        image.putalpha(Image.linear_gradient("L").resize((width, height)))
+    return image
+
+
+def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:
+    out = BytesIO()
+    image.save(out, format=fmt, **params)
+    return out.getvalue()
+
+
+def _chunk(chunk_type: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + chunk_type + body + struct.pack(">I", zlib.crc32(chunk_type + body))
+
+
+def _raw_png(width: int, height: int, idat: bytes) -> bytes:
+    """An 8-bit RGB PNG with exactly the given (compressed) image data, every chunk length and CRC right."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+def _scanlines(width: int, height: int, seed: int = 0) -> bytes:
+    """Unfiltered RGB scanlines: a zero filter byte, then the row's pixels."""
+    rng = random.Random(seed)
+    return b"".join(b"\0" + rng.randbytes(width * 3) for _ in range(height))
+
+
+def _refused_by_decode(data: bytes) -> ValidationFailed:
+    """The header checks pass, the full decode refuses: the error says corrupt and keeps Pillow's as cause."""
+    header = inspect_image(data, max_pixels=MAX_PIXELS)
+    with pytest.raises(ValidationFailed) as caught:
+        check_image(data, max_pixels=MAX_PIXELS)
+    error = caught.value
+    assert (error.status, error.message, error.details) == (400, CORRUPT, {"field": "image", "reason": "corrupt"})
+    with pytest.raises(ValidationFailed):
+        verify_decodes(data, header)
+    return error
+
+
+def _jpeg_scan_start(data: bytes) -> int:
+    """Offset of the first byte of entropy-coded data (just after the SOS segment)."""
+    sos = data.index(b"\xff\xda")
+    (length,) = struct.unpack_from(">H", data, sos + 2)
+    return sos + 2 + length
+
+
+# --- accepted --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data, content_type, size", [
+    (_encode(_noise(40, 30), "PNG"), "image/png", (40, 30)),
+    (_encode(_noise(33, 17, "RGBA"), "PNG"), "image/png", (33, 17)),
+    (_encode(_noise(20, 20).convert("P"), "PNG"), "image/png", (20, 20)),
+    (_encode(_noise(20, 20).convert("I;16"), "PNG"), "image/png", (20, 20)),
+    (_encode(_noise(31, 9), "PNG", optimize=True), "image/png", (31, 9)),
+    (_raw_png(64, 48, zlib.compress(_scanlines(64, 48))), "image/png", (64, 48)),
+    (_encode(_noise(40, 30), "JPEG"), "image/jpeg", (40, 30)),
+    (_encode(_noise(41, 29), "JPEG", progressive=True, quality=95), "image/jpeg", (41, 29)),
+    (_encode(_noise(23, 19).convert("CMYK"), "JPEG"), "image/jpeg", (23, 19)),
+    (_encode(_noise(23, 19).convert("L"), "JPEG"), "image/jpeg", (23, 19)),
+    (_encode(_noise(40, 30), "WEBP"), "image/webp", (40, 30)),
+    (_encode(_noise(37, 21), "WEBP", lossless=True), "image/webp", (37, 21)),
+    (_encode(_noise(37, 21, "RGBA"), "WEBP"), "image/webp", (37, 21)),
+])
+def test_check_image_accepts_real_images(data: bytes, content_type: str, size: tuple[int, int]) -> None:
+    header = check_image(data, max_pixels=MAX_PIXELS)
+
+    assert (header.content_type, header.width, header.height) == (content_type, *size)
+    assert dimensions(data) == size
+
+
+def test_exactly_ten_mebibytes_decodes() -> None:
+    base = _encode(_noise(16, 16), "PNG")
+    iend = len(base) - 12
+    padding = _chunk(b"prVt", b"x" * (MAX_IMAGE_BYTES - len(base) - 12))  # a private ancillary chunk
+    data = base[:iend] + padding + base[iend:]
+    assert len(data) == MAX_IMAGE_BYTES
+
+    assert check_image(data, max_pixels=MAX_PIXELS) == ImageHeader("image/png", 16, 16, "png")
+
+
+def test_header_refusals_come_before_any_decoding() -> None:
+    bomb = _raw_png(100_000, 100_000, b"not zlib at all")
+
+    with pytest.raises(ValidationFailed) as caught:
+        check_image(bomb, max_pixels=MAX_PIXELS)
+
+    assert caught.value.details is not None and caught.value.details["reason"] == "too_many_pixels"
+
+
+# --- refused by the decode step --------------------------------------------------------------------------
+
+
+def test_png_with_garbage_image_data_and_valid_crcs_is_refused() -> None:
+    data = _raw_png(32, 32, random.Random(1).randbytes(600))
+
+    error = _refused_by_decode(data)
+
+    assert isinstance(error.__cause__, OSError)
+
+
+def test_png_with_damaged_deflate_stream_and_fixed_up_crc_is_refused() -> None:
+    compressed = bytearray(zlib.compress(_scanlines(32, 32)))
+    for i in range(20, 60):
+        compressed[i] ^= 0x55
+    data = _raw_png(32, 32, bytes(compressed))
+
+    _refused_by_decode(data)
+
+
+def test_png_whose_header_says_64x64_but_whose_data_is_for_32x32_is_refused() -> None:
+    # Random rows: the rows of a 32-wide image are misread as 64-wide ones, and Pillow fails on them.
+    _refused_by_decode(_raw_png(64, 64, zlib.compress(_scanlines(32, 32))))
+    # Zero rows (valid filter bytes) in a cleanly ended deflate stream: Pillow decodes this and leaves the
+    # missing rows black, so the adapter counts the inflated bytes itself.
+    half = _raw_png(64, 64, zlib.compress(bytes(32 * (1 + 64 * 3))))
+    with Image.open(BytesIO(half)) as image:
+        image.load()
+        assert image.size == (64, 64)
+    _refused_by_decode(half)
+    _refused_by_decode(_raw_png(64, 64, zlib.compress(bytes(32 * (1 + 32 * 3)))))
+
+
+def test_png_with_more_image_data_than_its_header_describes_is_refused() -> None:
+    extra_row = _raw_png(32, 32, zlib.compress(bytes(33 * (1 + 32 * 3))))
+    with Image.open(BytesIO(extra_row)) as image:  # Pillow stops once the image is full
+        image.load()
+    _refused_by_decode(extra_row)
+    _refused_by_decode(_raw_png(32, 32, zlib.compress(bytes(32 * (1 + 32 * 3) + 1))))
+    assert check_image(_raw_png(32, 32, zlib.compress(bytes(32 * (1 + 32 * 3)))), max_pixels=MAX_PIXELS)
+
+
+def test_image_data_split_over_many_idat_chunks_is_counted_whole() -> None:
+    stream = zlib.compress(_scanlines(50, 40), 1)
+    parts = [stream[i:i + 97] for i in range(0, len(stream), 97)] + [b""]
+    ihdr = _chunk(b"IHDR", struct.pack(">IIBBBBB", 50, 40, 8, 2, 0, 0, 0))
+    data = PNG_SIGNATURE + ihdr + b"".join(_chunk(b"IDAT", part) for part in parts) + _chunk(b"IEND", b"")
+    assert len(parts) > 10
+
+    assert check_image(data, max_pixels=MAX_PIXELS).width == 50
+
+
+@pytest.mark.parametrize("mode, params", [("1", {}), ("L", {}), ("LA", {}), ("P", {"bits": 1}), ("P", {"bits": 2}),
+                                          ("P", {"bits": 4}), ("P", {}), ("I;16", {}), ("RGB", {}), ("RGBA", {})])
+def test_pillow_written_pngs_of_every_depth_have_the_expected_amount_of_data(mode: str,
+                                                                            params: dict[str, int]) -> None:
+    for width in (1, 2, 3, 7, 9, 13, 17):
+        source = _noise(width, 5, "RGBA" if mode in ("LA", "RGBA") else "RGB")
+        if mode == "P":
+            source = source.quantize(2 ** params.get("bits", 8))
+        elif mode not in ("LA", "RGBA"):
+            source = source.convert(mode)
+        data = _encode(source, "PNG", **params)
+
+        assert check_image(data, max_pixels=MAX_PIXELS).width == width
+
+
+def _adam7_pass_sizes(width: int, height: int) -> list[tuple[int, int]]:
+    """Width and height of each Adam7 pass, by testing every pixel against the pass pattern."""
+    starts = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+    return [(sum(1 for x in range(width) if x % dx == x0), sum(1 for y in range(height) if y % dy == y0))
+            for x0, y0, dx, dy in starts]
+
+
+def _interlaced_grey_png(width: int, height: int, depth: int, cut: int = 0) -> tuple[bytes, bytes]:
+    """An Adam7 greyscale PNG (each pass's rows unfiltered), and the pixels it must decode to (8-bit)."""
+    def value(x: int, y: int) -> int:
+        return (x * 7 + y * 13) % (1 << depth)
+
+    starts = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+    raw = bytearray()
+    for (x0, y0, dx, dy), (pass_width, pass_height) in zip(starts, _adam7_pass_sizes(width, height), strict=True):
+        if not pass_width or not pass_height:
+            continue
+        for row in range(pass_height):
+            bits = "".join(format(value(x0 + i * dx, y0 + row * dy), f"0{depth}b") for i in range(pass_width))
+            bits += "0" * (-len(bits) % 8)
+            raw += b"\0" + int(bits, 2).to_bytes(len(bits) // 8, "big")
+    ihdr = _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 1))
+    png = PNG_SIGNATURE + ihdr + _chunk(b"IDAT", zlib.compress(bytes(raw[:len(raw) - cut]))) + _chunk(b"IEND", b"")
+    scale = 255 // ((1 << depth) - 1)
+    return png, bytes(value(x, y) * scale for y in range(height) for x in range(width))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 4, 8])
+def test_interlaced_pngs_are_decoded_and_their_data_counted_per_pass(depth: int) -> None:
+    for width, height in ((1, 1), (2, 3), (5, 5), (8, 8), (9, 4), (13, 11)):
+        data, expected = _interlaced_grey_png(width, height, depth)
+
+        assert check_image(data, max_pixels=MAX_PIXELS) == ImageHeader("image/png", width, height, "png")
+        with Image.open(BytesIO(data)) as image:
+            assert image.convert("L").tobytes() == expected
+        _refused_by_decode(_interlaced_grey_png(width, height, depth, cut=1)[0])
+
+
+def test_png_with_an_invalid_filter_type_is_refused() -> None:
+    rows = bytearray(_scanlines(16, 16))
+    rows[0] = 9  # filter types are 0-4
+    _refused_by_decode(_raw_png(16, 16, zlib.compress(bytes(rows))))
+
+
+def test_jpeg_without_scan_is_refused() -> None:
+    data = _encode(_noise(40, 30), "JPEG")
+    headers_only = data[:data.index(b"\xff\xda")] + b"\xff\xd9"
+
+    with pytest.raises(ValidationFailed) as caught:  # no scan at all: the structure check already refuses
+        check_image(headers_only, max_pixels=MAX_PIXELS)
+    assert caught.value.details == {"field": "image", "reason": "corrupt"}
+
+
+def test_pillow_tolerates_garbage_and_missing_jpeg_scan_data() -> None:
+    # libjpeg treats corrupt entropy-coded data as a warning ("Corrupt JPEG data…", "Premature end of data
+    # segment") and fills what it cannot decode with grey; Pillow does not surface those warnings. So a JPEG
+    # whose scan is garbage, or cut short but still ending with EOI, passes every check: the structure is
+    # sound and the decoder does not fail. The provider gets a damaged picture, nothing worse.
+    data = _encode(_noise(64, 48), "JPEG", quality=90)
+    start = _jpeg_scan_start(data)
+    garbage = random.Random(5).randbytes(len(data) - 2 - start).replace(b"\xff", b"\xff\x00")
+    scrambled = data[:start] + garbage + b"\xff\xd9"
+    cut_short = data[:start] + data[start:start + 10] + b"\xff\xd9"
+
+    for damaged in (scrambled, cut_short):
+        assert check_image(damaged, max_pixels=MAX_PIXELS) == ImageHeader("image/jpeg", 64, 48, "jpg")
+        with Image.open(BytesIO(damaged)) as image:
+            image.load()
+            assert image.tobytes() != Image.open(BytesIO(data)).tobytes()
+
+
+def test_corrupt_webp_bitstreams() -> None:
+    image = _noise(40, 30)
+    for params in ({}, {"lossless": True}):
+        data = bytearray(_encode(image, "WEBP", **params))
+        for i in range(40, len(data) - 5):
+            data[i] ^= 0xA5
+        _refused_by_decode(bytes(data))
+
+    # Lossless data that is all zeros is refused; libwebp decodes an all-zero lossy (VP8) bitstream
+    # without error, like libjpeg with a garbage scan.
+    lossless = _encode(image, "WEBP", lossless=True)
+    _refused_by_decode(lossless[:30] + bytes(len(lossless) - 30))
+    lossy = _encode(image, "WEBP")
+    assert check_image(lossy[:30] + bytes(len(lossy) - 30), max_pixels=MAX_PIXELS).width == 40
+
+
+def test_verify_decodes_insists_on_the_format_and_size_the_header_gave() -> None:
+    jpeg = _encode(_noise(40, 30), "JPEG")
+    png = _encode(_noise(64, 64), "PNG")
+
+    with pytest.raises(ValidationFailed, match="truncated or corrupt"):
+        verify_decodes(jpeg, ImageHeader("image/png", 40, 30, "png"))
+    with pytest.raises(ValidationFailed, match="truncated or corrupt"):
+        verify_decodes(png, ImageHeader("image/png", 64, 63, "png"))
+    with pytest.raises(ValidationFailed, match="truncated or corrupt"):
+        verify_decodes(png, ImageHeader("image/gif", 64, 64, "gif"))
+    verify_decodes(png, ImageHeader("image/png", 64, 64, "png"))
+
+
+def test_pillow_bomb_guard_uses_the_header_pixel_count() -> None:
+    # A header claiming 10×10 for a 64×64 file: Pillow's own guard (limit = the header's 100 pixels,
+    # warnings turned into errors) stops it at open, before it allocates anything.
+    png = _encode(_noise(64, 64), "PNG")
+
+    with pytest.raises(ValidationFailed) as caught:
+        verify_decodes(png, ImageHeader("image/png", 10, 10, "png"))
+
+    assert isinstance(caught.value.__cause__, Image.DecompressionBombError)
+
+
+def test_pillow_globals_are_restored_and_truncated_files_refused_even_when_pillow_is_lenient(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1234)
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    short = _raw_png(64, 64, zlib.compress(bytes(32 * (1 + 64 * 3))))
+
+    _refused_by_decode(short)
+    # A JPEG cut in its scan: Pillow loads it when LOAD_TRUNCATED_IMAGES is on, so it must be off here.
+    jpeg = _encode(_noise(64, 64), "JPEG")
+    with pytest.raises(ValidationFailed) as caught:
+        verify_decodes(jpeg[:len(jpeg) // 2], ImageHeader("image/jpeg", 64, 64, "jpg"))
+    assert "truncated" in str(caught.value.__cause__)
+    check_image(_encode(_noise(64, 64), "PNG"), max_pixels=MAX_PIXELS)  # 4096 px: above the 1234 set here
+
+    assert (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES) == (1234, True)
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", [
+    _noise(33, 17, "RGBA"),
+    _noise(20, 20).convert("P"),
+    _noise(20, 20).convert("L"),
+    _noise(20, 20).convert("I;16"),
+])
+def test_to_png_round_trips_lossless_images_exactly(source: Image.Image) -> None:
+    for data in (_encode(source, "PNG"), to_png(_encode(source, "PNG"))):
+        converted = to_png(data)
+
+        assert sniff_type(converted) == "image/png"
+        with Image.open(BytesIO(converted)) as image:
+            assert (image.mode, image.size) == (source.mode, source.size)
+            assert image.tobytes() == source.tobytes()
+
+
+def test_to_png_of_webp_and_jpeg() -> None:
+    rgba = _noise(37, 21, "RGBA")
+    from_webp = to_png(_encode(rgba, "WEBP", lossless=True))
+    with Image.open(BytesIO(from_webp)) as image:
+        assert image.format == "PNG"
+        assert image.mode == "RGBA"
+        assert image.tobytes() == rgba.tobytes()
+
+    jpeg = _encode(_noise(40, 30), "JPEG")
+    with Image.open(BytesIO(jpeg)) as decoded, Image.open(BytesIO(to_png(jpeg))) as image:
+        assert (image.format, image.mode, image.size) == ("PNG", "RGB", (40, 30))
+        assert image.tobytes() == decoded.tobytes()
+
+    cmyk = _encode(_noise(23, 19).convert("CMYK"), "JPEG")
+    with Image.open(BytesIO(to_png(cmyk))) as image:  # PNG has no CMYK: converted to RGB
+        assert (image.mode, image.size) == ("RGB", (23, 19))
+    assert check_image(to_png(cmyk), max_pixels=MAX_PIXELS).content_type == "image/png"
+
+
+def test_to_png_and_dimensions_refuse_what_is_not_an_image() -> None:
+    for junk in (b"", b"hello world", _raw_png(32, 32, b"garbage")):
+        with pytest.raises(ValidationFailed, match="truncated or corrupt"):
+            to_png(junk)
+    for junk in (b"", b"hello world", b"\x89PNG\r\n\x1a\n"):
+        with pytest.raises(ValidationFailed, match="truncated or corrupt"):
+            dimensions(junk)
+
+
+def test_to_png_max_pixels_lifts_or_tightens_pillows_ceiling() -> None:
+    data = _encode(_noise(64, 64), "PNG")
+
+    assert dimensions(to_png(data, max_pixels=64 * 64)) == (64, 64)
+    with pytest.raises(ValidationFailed):
+        to_png(data, max_pixels=64 * 64 - 1)
+
+
+def test_dimensions_reads_the_header_without_decoding() -> None:
+    # The image data is garbage, yet the size is known: only the header is read.
+    assert dimensions(_raw_png(320, 200, b"garbage")) == (320, 200)
+    assert dimensions(_encode(_noise(41, 29), "JPEG")) == (41, 29)
+    assert dimensions(_encode(_noise(37, 21, "RGBA"), "WEBP")) == (37, 21)
+
+
+def test_importing_the_adapter_does_not_import_pillow() -> None:
+    code = "import sys, enhancer.adapters.imaging; print('PIL' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert result.stdout.strip() == "False"

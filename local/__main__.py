@@ -83,7 +83,8 @@ def main() -> int:
 
         routes.append(HttpRoute("DevLoginFunction", "ANY", "/api/dev/login", ROOT / "local", "dev_login.handler"))
         handlers["DevLoginFunction"] = dev_login.handler
-    server = serve(Gateway(routes, handlers, ROOT / "web"), host, port, quiet=os.environ.get("GATEWAY_QUIET") == "1")
+    gateway = Gateway(routes, handlers, ROOT / "web", upload_origin=aws.endpoint)
+    server = serve(gateway, host, port, quiet=os.environ.get("GATEWAY_QUIET") == "1")
 
     url = f"http://{host}:{server.server_address[1]}"
     # Where tools and tests find this stack's endpoints (the AWS one changes on every start).

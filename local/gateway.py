@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from enhancer.http.security import HTML_CONTENT_SECURITY_POLICY
 from local.events import LambdaContext, http_event, response_parts
 from local.template import HttpRoute
 
@@ -84,10 +85,15 @@ class Router:
 
 
 class Gateway:
-    def __init__(self, routes: list[HttpRoute], handlers: dict[str, Handler], web_root: Path | None) -> None:
+    def __init__(self, routes: list[HttpRoute], handlers: dict[str, Handler], web_root: Path | None,
+                 upload_origin: str | None = None) -> None:
         self.router = Router(routes)
         self.handlers = handlers
         self.web_root = web_root.resolve() if web_root else None
+        # Locally the browser posts large files to moto (plain http on another port), not to https S3.
+        self.html_policy = HTML_CONTENT_SECURITY_POLICY.replace(
+            "connect-src 'self' https:", f"connect-src 'self' https: {upload_origin}") if upload_origin \
+            else HTML_CONTENT_SECURITY_POLICY
 
     def static_file(self, method: str, raw_path: str) -> Path | None:
         if self.web_root is None or method not in ("GET", "HEAD") or raw_path.startswith(("/api/", "/r2-ai/")):
@@ -115,7 +121,7 @@ def _envelope(status: int, error_type: str, message: str) -> bytes:
 
 
 def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTPRequestHandler]:
-    from enhancer.http.security import HTML_CONTENT_SECURITY_POLICY, SECURITY_HEADERS
+    from enhancer.http.security import SECURITY_HEADERS
 
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -178,7 +184,7 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
                 content_type = mimetypes.guess_type(static.name)[0] or "application/octet-stream"
                 headers = [("Content-Type", content_type), ("Cache-Control", "no-cache"), *SECURITY_HEADERS]
                 if content_type == "text/html":
-                    headers.append(("Content-Security-Policy", HTML_CONTENT_SECURITY_POLICY))
+                    headers.append(("Content-Security-Policy", gateway.html_policy))
                 self._send(200, headers, static.read_bytes(), head=method == "HEAD")
                 return
             matched = gateway.router.match(method, raw_path)

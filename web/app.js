@@ -49,5 +49,86 @@ async function signIn(event) {
   await loadUsage();
 }
 
+// Lambda takes at most 6 MB per request (about 4.5 MB of image once base64-encoded): larger files go
+// straight to S3 through a presigned form, then generate receives the upload key.
+const DIRECT_UPLOAD_LIMIT = 4 * 1024 * 1024;
+let models = [];
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const body = await response.json();
+  if (!body.success) throw new Error(body.error.message);
+  return body.data;
+}
+
+function unsafeHeaders(extra = {}) {
+  return { "X-CSRF-Token": csrfToken(), ...extra };
+}
+
+async function loadModels() {
+  const data = await api("/api/ai-image/models");
+  models = data.models;
+  const select = document.getElementById("model-select");
+  select.replaceChildren(...models.map((m) => new Option(m.label, m.slug)));
+  select.addEventListener("change", showOptions);
+  showOptions();
+}
+
+function showOptions() {
+  const model = models.find((m) => m.slug === document.getElementById("model-select").value);
+  document.getElementById("scale-field").hidden = !model || !model.supportsScale;
+  document.getElementById("face-field").hidden = !model || !model.supportsFaceEnhance;
+}
+
+async function uploadFirst(file) {
+  const ticket = await api("/api/ai-image/uploads", {
+    method: "POST",
+    headers: unsafeHeaders({ "Content-Type": "application/json" }),
+    body: JSON.stringify({ contentType: file.type, size: file.size }),
+  });
+  const form = new FormData();
+  Object.entries(ticket.fields).forEach(([name, value]) => form.append(name, value));
+  form.append("file", file);
+  const stored = await fetch(ticket.url, { method: "POST", body: form });
+  if (!stored.ok) throw new Error("The upload was refused");
+  return ticket.uploadKey;
+}
+
+async function enhance(event) {
+  event.preventDefault();
+  const status = document.getElementById("enhance-status");
+  const form = new FormData(event.target);
+  const file = form.get("image");
+  const model = models.find((m) => m.slug === form.get("model"));
+  status.textContent = "Enhancing…";
+  try {
+    const fields = { model: model.slug };
+    if (model.supportsScale) fields.scale = form.get("scale");
+    if (model.supportsFaceEnhance && form.get("face_enhance")) fields.face_enhance = "true";
+    let request;
+    if (file.size > DIRECT_UPLOAD_LIMIT) {
+      const uploadKey = await uploadFirst(file);
+      request = { headers: unsafeHeaders({ "Content-Type": "application/json" }),
+                  body: JSON.stringify({ ...fields, uploadKey }) };
+    } else {
+      const body = new FormData();
+      Object.entries(fields).forEach(([name, value]) => body.append(name, value));
+      body.append("image", file);
+      request = { headers: unsafeHeaders(), body };
+    }
+    const data = await api("/api/ai-image/generate", { method: "POST", ...request });
+    document.getElementById("original-image").src = data.originalUrl;
+    document.getElementById("result-image").src = data.imageUrl;
+    document.getElementById("result-link").href = data.imageUrl;
+    document.getElementById("enhance-result").hidden = false;
+    status.textContent = `Done: ${data.charge.total} credit(s) charged.`;
+  } catch (e) {
+    status.textContent = e.message;
+  }
+  await loadUsage();
+}
+
 document.getElementById("signin-form").addEventListener("submit", signIn);
+document.getElementById("enhance-form").addEventListener("submit", enhance);
+loadModels();
 loadUsage();

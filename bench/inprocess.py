@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, Context
@@ -26,7 +25,8 @@ EVENTS = ROOT / "events"
 TABLE = "bench-table"
 BUCKET = "bench-images"
 REGION = "us-east-1"
-SECRET = "bench-owner-key-secret-0123456789abcdef"  # ≥ 32 characters, as settings require outside development
+# ≥ 32 characters, as settings require outside development; only ever used against stubs and moto.
+SECRET = "bench-owner-key-secret-0123456789abcdef"  # noqa: S105
 CSRF = "0123456789abcdef0123456789abcdef"
 GUEST = "2b7e1516-28ae-4d2a-a6f7-15880928cf4f"
 # Settings that must not come from the shell running the bench.
@@ -72,9 +72,14 @@ def run_worker(ctx: Context, section: str, options: dict[str, Any], *, timeout: 
 
 
 def worker_main(measure: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-    """The worker's entry point: options from argv, one JSON line on stdout."""
+    """The worker's entry point: options from argv, one JSON line on stdout. While it measures, what the code
+    under test prints (Powertools' EMF documents, as Lambda would collect them) goes to /dev/null."""
+    import contextlib
+    import os
+
     options = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    result = measure(options)
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        result = measure(options)
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
 
@@ -195,7 +200,3 @@ def timed(call: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     result = call()
     return time.perf_counter() - started, result
-
-
-def write_probe_path() -> Path:
-    return Path(__file__)

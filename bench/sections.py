@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bench import cold_import
+from bench import cold_import, dynamo_round_trips, handler_overhead, local_engine
 
-# Issue 3 adds "handler overhead with AWS stubbed" and "DynamoDB round trips on the hot path" here.
-SECTIONS: dict[str, ModuleType] = {module.NAME: module for module in (cold_import,)}
+SECTIONS: dict[str, ModuleType] = {
+    module.NAME: module for module in (cold_import, handler_overhead, dynamo_round_trips, local_engine)}

@@ -139,6 +139,12 @@ def create_bucket(s3: Any, bucket_name: str) -> None:
     if block:
         s3.put_public_access_block(Bucket=bucket_name, PublicAccessBlockConfiguration={
             key: bool(value) for key, value in block.items()})
+    cors = props.get("CorsConfiguration", {}).get("CorsRules")
+    if cors:
+        # CloudFormation spells two fields differently from the S3 API.
+        renamed = {"MaxAge": "MaxAgeSeconds", "Id": "ID"}
+        s3.put_bucket_cors(Bucket=bucket_name, CORSConfiguration={"CORSRules": [
+            {renamed.get(key, key): value for key, value in rule.items()} for rule in cors]})
     rules = props.get("LifecycleConfiguration", {}).get("Rules")
     if rules:
         s3.put_bucket_lifecycle_configuration(Bucket=bucket_name, LifecycleConfiguration={

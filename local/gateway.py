@@ -116,6 +116,12 @@ class Gateway:
         return self.handlers[route.function_id](event, context)
 
 
+class _BadFraming(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 def _envelope(status: int, error_type: str, message: str) -> bytes:
     return json.dumps({"success": False, "error": {"type": error_type, "message": message}}).encode()
 
@@ -146,8 +152,18 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
                 self.wfile.write(body)
 
         def _read_body(self) -> bytes | None:
-            """The request body, or None when it is larger than a Lambda function can receive."""
-            length = int(self.headers.get("Content-Length") or 0)
+            """The request body, or None when it is larger than a Lambda function can receive. A body
+            without a usable length is refused (and the connection closed) with _BadFraming."""
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                self.close_connection = True
+                raise _BadFraming(411, "Send the body with a Content-Length")
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                self.close_connection = True
+                raise _BadFraming(400, "Invalid Content-Length")
             if length > LAMBDA_PAYLOAD_LIMIT:
                 # Read what a client may reasonably still send, so it sees the 413 instead of a reset.
                 remaining = length if length <= MAX_DRAINED_BODY else 0
@@ -172,7 +188,12 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
             method = self.command.upper()
             target = urlsplit(self.path)
             raw_path, raw_query = target.path or "/", target.query
-            body = self._read_body()
+            try:
+                body = self._read_body()
+            except _BadFraming as refused:
+                self._send(refused.status, [("Content-Type", "application/json"), *SECURITY_HEADERS],
+                           _envelope(refused.status, "validation_error", refused.message))
+                return
             if body is None:
                 self._too_large()
                 return

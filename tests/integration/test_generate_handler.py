@@ -304,7 +304,12 @@ def test_an_upload_key_is_accepted_in_place_of_the_file(invoke, aws):
                                                                      "uploadKey": ticket["uploadKey"]}))
 
     assert reply.status == 200, reply.body[:300]
-    assert reply.json()["data"]["originalUrl"].endswith(ticket["uploadKey"])
+    original_url = reply.json()["data"]["originalUrl"]
+    # The checked bytes were copied to a key the client's form cannot overwrite; the upload itself is gone.
+    assert f"/ai-enhancer/uploads/guest/{guest_key(GUEST)}/" in original_url
+    assert not original_url.endswith(ticket["uploadKey"])
+    assert ticket["uploadKey"] not in _objects(aws)
+    assert _proxy(invoke, original_url, GUEST).body == PNG_256
 
 
 def test_an_upload_key_is_rechecked_and_owner_bound(invoke, aws):
@@ -358,3 +363,61 @@ def test_an_old_full_slug_is_accepted(invoke, aws):
     reply = invoke("GenerateFunction", generate_event({"model": slug}))
 
     assert reply.status == 200 and reply.json()["data"]["model"] == "real-esrgan"
+
+
+@pytest.mark.parametrize("body", [
+    '{"model": "real-esrgan", "scale": 1' + "0" * 400 + "}",
+    '{"model": "real-esrgan", "scale": ' + "[" * 100000 + "]" * 100000 + "}",
+    '{"model": "real-esrgan", "scale": ' + "1" * 5000 + "}",
+    '{"model": "\\ud800"}',
+    '{"model": 5}',
+    '{"model": ["real-esrgan"]}',
+    '{"model": "sdxl-img2img", "prompt": {"a": 1}}',
+    '{"model": "real-esrgan", "face_enhance": [true]}',
+    '{"model": "real-esrgan", "uploadKey": {"key": 1}}',
+    "[]",
+    "not json",
+    '"just a string"',
+])
+def test_malformed_json_is_a_400_never_a_500(invoke, aws, body):
+    event = generate_event({}, json_body={})
+    event["body"], event["isBase64Encoded"] = body, False
+
+    reply = invoke("GenerateFunction", event)
+
+    assert reply.status == 400, reply.body[:300]
+    assert reply.json()["error"]["type"] == "validation_error"
+    assert_security_headers(reply)
+
+
+@pytest.mark.parametrize("origin", ["http://[::1", "https://[x/", "http://a:b:c", "\u0000"])
+def test_a_malformed_origin_is_refused_with_a_403_envelope(invoke, aws, origin):
+    reply = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, headers={"origin": origin}))
+
+    assert reply.status == 403
+    assert reply.json()["error"]["type"] == "forbidden"
+    assert_security_headers(reply)
+
+
+def test_malformed_upload_requests_are_400(invoke, aws):
+    for body in ('{"contentType": ["image/png"]}', '{"contentType": "image/png", "size": 1e400}',
+                 '{"contentType": "image/png", "size": true}', "[1]"):
+        event = load_event("dev-login-post", path="/api/ai-image/uploads", cookies={"csrf_token": TOKEN})
+        event["body"] = body
+        reply = invoke("UploadsFunction", event)
+        assert reply.status == 400, (body, reply.body[:200])
+
+
+def test_guests_on_one_ip_share_an_hourly_budget_whatever_their_cookies(invoke, aws, accounts):
+    import uuid
+
+    statuses = []
+    for _ in range(61):  # a fresh guest id every time, as a client dodging its limits would send
+        cookies = {"guest_id": str(uuid.uuid4())}
+        statuses.append(invoke("GenerateFunction", generate_event({"model": "nope"}, cookies=cookies)).status)
+    _, user_cookies = _signed_in(accounts, "free", "ip-neighbour@example.com")
+    signed_in = invoke("GenerateFunction", generate_event({"model": "nope"}, cookies=user_cookies))
+
+    assert statuses[:60] == [400] * 60
+    assert statuses[60] == 429
+    assert signed_in.status == 400  # signed-in users are not counted against the guests' budget

@@ -181,3 +181,16 @@ def test_an_unknown_api_path_is_a_404_envelope(client):
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "not_found"
     assert_security_headers(response)
+
+
+def test_the_gateway_refuses_bodies_it_cannot_frame(stack):
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(stack["url"])
+    for header in ("Content-Length: -5", "Content-Length: many", "Transfer-Encoding: chunked"):
+        with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+            connection.sendall(f"POST /api/ai-image/generate HTTP/1.1\r\nHost: {address.netloc}\r\n{header}\r\n\r\n"
+                               .encode())
+            status_line = connection.recv(4096).split(b"\r\n", 1)[0]
+        assert status_line.split()[1] in (b"400", b"411"), (header, status_line)

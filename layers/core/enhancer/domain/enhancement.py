@@ -44,20 +44,24 @@ def _parse_value(spec: OptionSpec, raw: object) -> object:
     if spec.kind == "bool":
         if isinstance(text, bool):
             return text
-        lowered = str(text).lower()
+        if not isinstance(text, str):
+            raise _invalid(name, f"'{name}' must be true or false")
+        lowered = text.lower()
         if lowered in _TRUE:
             return True
         if lowered in _FALSE:
             return False
         raise _invalid(name, f"'{name}' must be true or false")
     if spec.kind == "text":
-        value = str(raw)
+        if not isinstance(raw, str):
+            raise _invalid(name, f"'{name}' must be text")
+        value = raw
         if spec.max_length is not None and len(value) > spec.max_length:
             raise _invalid(name, f"'{name}' must be at most {spec.max_length} characters")
         return value
     try:
-        number = float(text) if not isinstance(text, bool) else math.nan
-    except (TypeError, ValueError):
+        number = float(text) if isinstance(text, str | int | float) and not isinstance(text, bool) else math.nan
+    except (TypeError, ValueError, OverflowError):
         number = math.nan
     if not math.isfinite(number):
         raise _invalid(name, f"'{name}' must be a number")

@@ -28,3 +28,6 @@ AI_GENERATE = Limiter("aiGenerate", 15, 60)
 AI_JOBS = Limiter("aiJobs", 10, 60)
 AI_JOBS_POLL = Limiter("aiJobsPoll", 120, 60)
 SENSITIVE_ACTION = Limiter("sensitiveAction", 5, 3600)
+# All guests behind one IP together: a guest id costs nothing to replace, so per-guest limits alone would let
+# one client spend without bound by sending a new cookie each time.
+GUEST_ENHANCE_PER_IP = Limiter("guestEnhanceIp", 60, 3600)

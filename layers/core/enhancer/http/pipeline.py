@@ -52,12 +52,12 @@ class RequestPipeline:
                     headers.append("Set-Cookie", cookie)
             await send(message)
 
-        if self.verify_origin and scope["method"] in UNSAFE_METHODS:
-            problem = self._unsafe_request_problem(scope)
-            if problem:
-                await failure(Forbidden(problem))(scope, receive, send_with_headers)
-                return
         try:
+            if self.verify_origin and scope["method"] in UNSAFE_METHODS:
+                problem = self._unsafe_request_problem(scope)
+                if problem:
+                    await failure(Forbidden(problem))(scope, receive, send_with_headers)
+                    return
             await self.app(scope, receive, send_with_headers)
         except Exception as error:
             if started:

@@ -27,6 +27,16 @@ def rate_limit(limiter: Limiter) -> Any:
     return Depends(check)
 
 
+def guest_rate_limit_by_ip(limiter: Limiter) -> Any:
+    """For guests only, keyed by client IP alone (signed-in users pass without a count)."""
+
+    async def check(request: Request, identity: CurrentIdentity) -> None:
+        if identity.user is None:
+            _count(request, limiter, "guests")
+
+    return Depends(check)
+
+
 def rate_limit_by_ip(limiter: Limiter) -> Any:
     """Keyed by client IP alone, for public routes that need no identity (and so no database)."""
 

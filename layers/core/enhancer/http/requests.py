@@ -17,7 +17,7 @@ MAX_FORM_FIELDS = 30
 async def json_object(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.body() or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, huge integers, absurd nesting
         raise ValidationFailed("The request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ValidationFailed("The request body must be a JSON object")

@@ -53,7 +53,8 @@ def _model(name: str | None) -> ModelSpec:
         raise ValidationFailed("Field 'model' is required", details={"field": "model"})
     model = find_model(str(name))
     if model is None:
-        raise ValidationFailed(f"Unsupported model '{str(name)[:80]}'", details={"field": "model"})
+        shown = str(name)[:80].encode("utf-8", "replace").decode("utf-8")
+        raise ValidationFailed(f"Unsupported model '{shown}'", details={"field": "model"})
     return model
 
 
@@ -91,13 +92,12 @@ def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, d
         entitlements=entitlements)
     stored_here: list[str] = []
     try:
-        if request.upload_key is not None:
-            original_key = str(request.upload_key)
-        else:
-            original_key = new_image_key(ImageCategory.UPLOADS, identity.owner_type, identity.owner_key,
-                                         header.extension)
-            deps.store.put(original_key, data, header.content_type)
-            stored_here.append(original_key)
+        # The checked bytes go to a key of our own, also for an upload: the client's presigned form stays
+        # valid for a while and could replace the object under its key after this check.
+        original_key = new_image_key(ImageCategory.UPLOADS, identity.owner_type, identity.owner_key,
+                                     header.extension)
+        deps.store.put(original_key, data, header.content_type)
+        stored_here.append(original_key)
         source_url = (deps.store.presigned_get_url(original_key, SOURCE_URL_SECONDS)
                       if provider.name == "replicate" else None)
         source = SourceImage(data=data, content_type=header.content_type, width=header.width,
@@ -116,6 +116,8 @@ def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, d
         raise
     deps.ledger.settle(reservation)
     metrics.add_metric(name="usage_increment", unit="Count", value=1)
+    if request.upload_key is not None:
+        _delete_quietly(deps.store, str(request.upload_key))  # its checked copy is the original now
     return GenerateResult(model=model, entitlements=entitlements, original_key=original_key,
                           result_key=result_key, reservation=reservation)
 

@@ -25,7 +25,7 @@ class UploadTicket:
 
 def create_upload(identity: Identity, content_type: object, size: object, store: ImageStore,
                   expires_in: int) -> UploadTicket:
-    if content_type not in EXTENSIONS:
+    if not isinstance(content_type, str) or content_type not in EXTENSIONS:
         raise ValidationFailed("'contentType' must be image/jpeg, image/png or image/webp",
                                details={"field": "contentType"})
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_IMAGE_BYTES):

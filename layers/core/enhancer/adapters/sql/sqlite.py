@@ -63,7 +63,7 @@ class SqliteAccounts:
         if row is None:
             return None
         expires_at, user_id, email, user_plan, sub_plan, sub_status = row
-        if int(expires_at) < now:
+        if not isinstance(expires_at, int) or expires_at < now:  # a malformed expiry counts as expired
             self._conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
             return None
         return AccountRecord(user_id=user_id, email=email, user_plan=user_plan,

@@ -13,7 +13,7 @@ from enhancer.http import deps
 from enhancer.http.deadline import request_deadline
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
-from enhancer.http.rate_limit import rate_limit
+from enhancer.http.rate_limit import guest_rate_limit_by_ip, rate_limit
 from enhancer.http.requests import form_or_json
 from enhancer.http.urls import image_url
 from enhancer.services.generate import GenerateDeps, GenerateRequest, generate
@@ -27,7 +27,8 @@ def _check_image(data: bytes, *, max_pixels: int):
     return check_image(data, max_pixels=max_pixels)
 
 
-@router.post("/api/ai-image/generate", dependencies=[rate_limit(rate_limits.AI_GENERATE)])
+@router.post("/api/ai-image/generate", dependencies=[rate_limit(rate_limits.AI_GENERATE),
+                                                    guest_rate_limit_by_ip(rate_limits.GUEST_ENHANCE_PER_IP)])
 async def post_generate(request: Request, identity: CurrentIdentity) -> Response:
     settings = get_settings()
     fields, image = await form_or_json(request)

@@ -11,14 +11,15 @@ from enhancer.domain.clock import iso_utc
 from enhancer.http import deps
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
-from enhancer.http.rate_limit import rate_limit
+from enhancer.http.rate_limit import guest_rate_limit_by_ip, rate_limit
 from enhancer.http.requests import json_object
 from enhancer.services.uploads import create_upload
 
 router = APIRouter()
 
 
-@router.post("/api/ai-image/uploads", dependencies=[rate_limit(rate_limits.AI_JOBS)])
+@router.post("/api/ai-image/uploads", dependencies=[rate_limit(rate_limits.AI_JOBS),
+                                                   guest_rate_limit_by_ip(rate_limits.GUEST_ENHANCE_PER_IP)])
 async def post_upload(request: Request, identity: CurrentIdentity) -> Response:
     body = await json_object(request)
     ticket = create_upload(identity, body.get("contentType"), body.get("size"), deps.image_store(),

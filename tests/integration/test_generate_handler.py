@@ -408,16 +408,27 @@ def test_malformed_upload_requests_are_400(invoke, aws):
         assert reply.status == 400, (body, reply.body[:200])
 
 
-def test_guests_on_one_ip_share_an_hourly_budget_whatever_their_cookies(invoke, aws, accounts):
+def test_guests_on_one_ip_may_open_only_so_many_free_allowances_an_hour(invoke, aws, accounts):
     import uuid
 
-    statuses = []
-    for _ in range(61):  # a fresh guest id every time, as a client dodging its limits would send
-        cookies = {"guest_id": str(uuid.uuid4())}
-        statuses.append(invoke("GenerateFunction", generate_event({"model": "nope"}, cookies=cookies)).status)
-    _, user_cookies = _signed_in(accounts, "free", "ip-neighbour@example.com")
-    signed_in = invoke("GenerateFunction", generate_event({"model": "nope"}, cookies=user_cookies))
+    from enhancer.domain.rate_limits import NEW_GUEST_ALLOWANCES_PER_IP
 
-    assert statuses[:60] == [400] * 60
-    assert statuses[60] == 429
-    assert signed_in.status == 400  # signed-in users are not counted against the guests' budget
+    budget = NEW_GUEST_ALLOWANCES_PER_IP.max_requests
+    returning = {"guest_id": str(uuid.uuid4())}
+    assert invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies=returning)).status == 200
+    statuses = []
+    for _ in range(budget):  # a fresh guest id every time, as a client dodging the daily cap would send
+        cookies = {"guest_id": str(uuid.uuid4())}
+        statuses.append(invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies=cookies)))
+    stored = len(_objects(aws))
+    again = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies=returning))
+    _, user_cookies = _signed_in(accounts, "free", "ip-neighbour@example.com")
+    signed_in = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies=user_cookies))
+
+    assert [reply.status for reply in statuses[:-1]] == [200] * (budget - 1)
+    refused = statuses[-1]
+    assert refused.status == 429 and refused.json()["retryAfter"] > 0 and refused.header("Retry-After")
+    assert stored == 2 * budget  # two images for each success: the refused guest stored nothing...
+    assert again.status == 200  # ...while a guest within its open window is not counted again
+    assert again.json()["data"]["usage"]["used"] == 2
+    assert signed_in.status == 200  # nor are signed-in users

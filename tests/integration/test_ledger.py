@@ -13,6 +13,7 @@ import pytest
 from enhancer.adapters.dynamo_counters import credits_key, daily_usage_key, monthly_usage_key, packs_from_item
 from enhancer.adapters.dynamo_ledger import DynamoLedger, consume_record_key
 from enhancer.domain.clock import month_key
+from enhancer.domain.errors import RateLimited
 from enhancer.domain.plans import GUEST_ENTITLEMENTS, PLAN_ENTITLEMENTS, Plan
 from enhancer.domain.quota import QuotaExceeded
 from tests.integration.conftest import TABLE
@@ -82,6 +83,27 @@ def test_an_expired_window_starts_again(ledger, aws):
     reservation = _reserve(ledger)
 
     assert reservation.daily_used == 1 and reservation.daily_reset_at == int(NOW) + 86400
+
+
+def test_the_gate_runs_only_when_a_daily_window_opens_and_may_refuse_it(ledger, aws):
+    opened: list[str] = []
+    gate = lambda: opened.append("g1")  # noqa: E731
+
+    ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
+                   entitlements=GUEST_ENTITLEMENTS, now=NOW, admit_new_window=gate)
+    ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
+                   entitlements=GUEST_ENTITLEMENTS, now=NOW, admit_new_window=gate)
+
+    def refuse() -> None:
+        raise RateLimited(30)
+
+    with pytest.raises(RateLimited):
+        ledger.reserve(charge_id="c3", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
+                       entitlements=GUEST_ENTITLEMENTS, now=NOW, admit_new_window=refuse)
+
+    assert opened == ["g1"]  # the second charge counted in the open window
+    assert _item(aws, daily_usage_key("guest", "g2")) is None  # refused before anything was taken
+    assert _item(aws, monthly_usage_key("guest", "g2", month_key(NOW))) is None
 
 
 def test_a_guest_past_the_monthly_allowance_is_refused_and_the_day_is_given_back(ledger, aws):

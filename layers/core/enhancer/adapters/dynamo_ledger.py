@@ -8,6 +8,7 @@ monthly allowance — takes two writes (daily, monthly), which return the new co
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from enhancer.adapters.dynamo_counters import (
@@ -61,11 +62,14 @@ class DynamoLedger:
     # ------------------------------------------------------------------ reserve
 
     def reserve(self, *, charge_id: str, owner_type: str, owner_key: str, user_id: str | None,
-                cost_tenths: int, entitlements: Entitlements, now: float | None = None) -> Reservation:
-        """Take the charge before the provider runs; raises QuotaExceeded with the scope that ran out."""
+                cost_tenths: int, entitlements: Entitlements, now: float | None = None,
+                admit_new_window: Callable[[], None] | None = None) -> Reservation:
+        """Take the charge before the provider runs; raises QuotaExceeded with the scope that ran out.
+        `admit_new_window` runs before a daily window is opened (never on the common path) and may refuse it
+        by raising; nothing has been taken then."""
         now = time.time() if now is None else now
         daily_used, reset_at = self._take_daily(daily_usage_key(owner_type, owner_key),
-                                                entitlements.daily_burst_cap, now)
+                                                entitlements.daily_burst_cap, now, admit_new_window)
         month = month_key(now)
         try:
             monthly = self._take_monthly(owner_type, owner_key, user_id, month, charge_id, cost_tenths,
@@ -78,7 +82,8 @@ class DynamoLedger:
                            split=split, daily_used=daily_used, daily_reset_at=reset_at, month=month,
                            monthly_used_tenths=monthly_used, credits_taken=taken, credits_balance_tenths=balance)
 
-    def _take_daily(self, key: str, cap: int, now: float) -> tuple[int, int]:
+    def _take_daily(self, key: str, cap: int, now: float,
+                    admit_new_window: Callable[[], None] | None) -> tuple[int, int]:
         """One image out of the 24-hour window that began with the first counted use."""
         from botocore.exceptions import ClientError
 
@@ -101,6 +106,9 @@ class DynamoLedger:
             if old_reset is not None and old_reset > int(now):
                 used = _n(old, "count") or 0
                 raise QuotaExceeded(scope="daily", used=used, limit=cap, reset_at=old_reset)
+            if admit_new_window is not None:
+                admit_new_window()
+                admit_new_window = None  # once per reservation, even when a concurrent request opens it first
             reset_at = int(now) + DAILY_WINDOW_SECONDS
             try:
                 self._client.update_item(

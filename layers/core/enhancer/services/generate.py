@@ -15,8 +15,10 @@ from enhancer.domain.image_keys import ImageCategory, new_image_key, parse_image
 from enhancer.domain.models import ModelSpec, find_model
 from enhancer.domain.plans import Entitlements, entitlements_for
 from enhancer.domain.quota import Reservation
+from enhancer.domain.rate_limits import NEW_GUEST_ALLOWANCES_PER_IP
 from enhancer.observability import logger, metrics
-from enhancer.services.ports import ImageChecker, ImageStore, Ledger, Provider, SourceImage
+from enhancer.services.ports import Counters, ImageChecker, ImageStore, Ledger, Provider, SourceImage
+from enhancer.services.rate_limiting import enforce
 
 SOURCE_URL_SECONDS = 900  # long enough for a remote model to fetch the original, short enough not to matter
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -28,6 +30,7 @@ class GenerateRequest:
     fields: Mapping[str, object]
     image: bytes | None = None
     upload_key: str | None = None
+    client_ip: str = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class GenerateResult:
 @dataclass(frozen=True, slots=True)
 class GenerateDeps:
     ledger: Ledger
+    counters: Counters
     store: ImageStore
     check_image: ImageChecker
     provider: Callable[[], Provider]  # built lazily: a misconfigured provider must fail before any charge
@@ -89,7 +93,7 @@ def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, d
     reservation = deps.ledger.reserve(
         charge_id=str(uuid.uuid4()), owner_type=identity.owner_type.value, owner_key=identity.owner_key,
         user_id=identity.user.id if identity.user else None, cost_tenths=cost_tenths(options),
-        entitlements=entitlements)
+        entitlements=entitlements, admit_new_window=_new_guest_allowance_gate(request, identity, deps))
     stored_here: list[str] = []
     try:
         # The checked bytes go to a key of our own, also for an upload: the client's presigned form stays
@@ -120,6 +124,15 @@ def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, d
         _delete_quietly(deps.store, str(request.upload_key))  # its checked copy is the original now
     return GenerateResult(model=model, entitlements=entitlements, original_key=original_key,
                           result_key=result_key, reservation=reservation)
+
+
+def _new_guest_allowance_gate(request: GenerateRequest, identity: Identity,
+                              deps: GenerateDeps) -> Callable[[], None] | None:
+    """A guest's first enhancement of a day opens a free allowance; guests on one IP may open only so many."""
+    if identity.user is not None:
+        return None
+    return lambda: enforce(deps.counters, NEW_GUEST_ALLOWANCES_PER_IP, request.client_ip, "guests",
+                           path="/api/ai-image/generate")
 
 
 def _delete_quietly(store: ImageStore, key: str) -> None:

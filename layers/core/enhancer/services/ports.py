@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,7 +69,8 @@ class Provider(Protocol):
 
 class Ledger(Protocol):
     def reserve(self, *, charge_id: str, owner_type: str, owner_key: str, user_id: str | None,
-                cost_tenths: int, entitlements: Entitlements, now: float | None = None) -> Reservation: ...
+                cost_tenths: int, entitlements: Entitlements, now: float | None = None,
+                admit_new_window: Callable[[], None] | None = None) -> Reservation: ...
 
     def settle(self, reservation: Reservation) -> None: ...
 

@@ -13,7 +13,7 @@ from enhancer.http import deps
 from enhancer.http.deadline import request_deadline
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
-from enhancer.http.rate_limit import guest_rate_limit_by_ip, rate_limit
+from enhancer.http.rate_limit import client_ip, rate_limit
 from enhancer.http.requests import form_or_json
 from enhancer.http.urls import image_url
 from enhancer.services.generate import GenerateDeps, GenerateRequest, generate
@@ -27,17 +27,18 @@ def _check_image(data: bytes, *, max_pixels: int):
     return check_image(data, max_pixels=max_pixels)
 
 
-@router.post("/api/ai-image/generate", dependencies=[rate_limit(rate_limits.AI_GENERATE),
-                                                    guest_rate_limit_by_ip(rate_limits.GUEST_ENHANCE_PER_IP)])
+@router.post("/api/ai-image/generate", dependencies=[rate_limit(rate_limits.AI_GENERATE)])
 async def post_generate(request: Request, identity: CurrentIdentity) -> Response:
     settings = get_settings()
     fields, image = await form_or_json(request)
     upload_key = fields.get("uploadKey")
     generate_request = GenerateRequest(model=fields.get("model"), fields=fields, image=image,
-                                       upload_key=str(upload_key) if upload_key not in (None, "") else None)
-    result = generate(generate_request, identity,
-                      GenerateDeps(ledger=deps.ledger(), store=deps.image_store(), check_image=_check_image,
-                                   provider=deps.provider, max_pixels=settings.image_max_pixels),
+                                       upload_key=str(upload_key) if upload_key not in (None, "") else None,
+                                       client_ip=client_ip(request))
+    generate_deps = GenerateDeps(ledger=deps.ledger(), counters=deps.counters(), store=deps.image_store(),
+                                 check_image=_check_image, provider=deps.provider,
+                                 max_pixels=settings.image_max_pixels)
+    result = generate(generate_request, identity, generate_deps,
                       deadline=request_deadline(request, settings.generate_deadline_seconds))
     reservation = result.reservation
     cap = result.entitlements.daily_burst_cap

@@ -19,7 +19,7 @@ router = APIRouter()
 
 
 @router.post("/api/ai-image/uploads", dependencies=[rate_limit(rate_limits.AI_JOBS),
-                                                   guest_rate_limit_by_ip(rate_limits.GUEST_ENHANCE_PER_IP)])
+                                                   guest_rate_limit_by_ip(rate_limits.GUEST_UPLOADS_PER_IP)])
 async def post_upload(request: Request, identity: CurrentIdentity) -> Response:
     body = await json_object(request)
     ticket = create_upload(identity, body.get("contentType"), body.get("size"), deps.image_store(),

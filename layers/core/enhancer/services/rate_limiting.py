@@ -1,0 +1,30 @@
+"""Fixed-window rate limits counted in DynamoDB: one atomic update per check (DESIGN §3)."""
+
+from __future__ import annotations
+
+import time
+
+from enhancer.domain.errors import RateLimited
+from enhancer.domain.identity import mask_id
+from enhancer.domain.rate_limits import Limiter
+from enhancer.observability import logger, metrics
+from enhancer.services.ports import Counters
+
+# Items outlive their window a little, so a late request never recreates a window without TTL.
+_TTL_GRACE_SECONDS = 60
+
+
+def enforce(counters: Counters, limiter: Limiter, client_ip: str, subject: str, *, path: str = "",
+            now: float | None = None) -> None:
+    """Count one request of `subject` from `client_ip`; raises RateLimited past the limiter's maximum."""
+    now = time.time() if now is None else now
+    key = limiter.key(f"{client_ip}:{subject}", now)
+    expires_at = limiter.window_start(now) + limiter.window_seconds + _TTL_GRACE_SECONDS
+    count = counters.hit_rate_window(key, expires_at)
+    if count > limiter.max_requests:
+        retry_after = limiter.retry_after(now)
+        logger.warning("rate_limit_exceeded", extra={
+            "limiter": limiter.name, "max_requests": limiter.max_requests, "path": path,
+            "subject": mask_id(subject), "retry_after": retry_after})
+        metrics.add_metric(name="rate_limit_rejected", unit="Count", value=1)
+        raise RateLimited(retry_after)

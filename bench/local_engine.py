@@ -13,14 +13,11 @@ from __future__ import annotations
 import functools
 import os
 import statistics
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from bench.common import Context, SectionResult
-from bench.inprocess import png_bytes, run_worker, worker_main
+from bench.inprocess import png_bytes, run_worker, timed, worker_main
 
 NAME = "local_engine"
 TITLE = "Local engine vs the raw model call"
@@ -29,25 +26,6 @@ RUNS = 5
 SIZES = (256, 512)
 SCALES = (2, 4)
 TIME_BUDGET_SECONDS = 60  # a larger size is only measured when its estimate fits in what is left
-
-
-@contextmanager
-def _fd2_to_devnull() -> Iterator[None]:
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _timed(call: Callable[[], Any]) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = call()
-    return time.perf_counter() - started, result
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -123,8 +101,8 @@ def measure(options: dict[str, Any]) -> dict[str, Any]:
                 estimate = seconds_per_pixel[scale] * size * size
                 left = TIME_BUDGET_SECONDS - (time.perf_counter() - started_all)
                 if estimate > left:
-                    skipped.append(f"{size}×{size} ×{scale}: estimated {estimate:.0f} s with "
-                                   f"{max(0, left):.0f} s of the {TIME_BUDGET_SECONDS} s allowance left")
+                    skipped.append(f"{size}×{size} ×{scale}: measuring it would take an estimated {estimate:.0f} s, "
+                                   f"with {max(0, left):.0f} s of the {TIME_BUDGET_SECONDS} s allowance left")
                     continue
             case_started = time.perf_counter()
             if size not in images:
@@ -143,12 +121,12 @@ def measure(options: dict[str, Any]) -> dict[str, Any]:
                 return provider.run(model, options_, source, time.monotonic() + 3600)
 
             def run_raw(raw: Any = raw, decoded: Any = decoded) -> tuple[float, Any]:
-                with _fd2_to_devnull():
-                    elapsed, output = _timed(lambda: raw.process_pil(decoded))
+                with local._quiet_stderr():  # the engine prints progress, as in the provider
+                    elapsed, output = timed(lambda: raw.process_pil(decoded))
                 raw.raw_in_image = raw.raw_out_image = None  # as the provider does, outside the timer
                 return elapsed, output
 
-            _, enhanced = _timed(run_provider)  # warm-up: loads the provider's engine
+            _, enhanced = timed(run_provider)  # warm-up: loads the provider's engine
             with Image.open(io.BytesIO(enhanced.data)) as result:
                 if result.size != (size * scale, size * scale):
                     raise RuntimeError(f"provider returned {result.size} for {size}×{size} ×{scale}")
@@ -160,15 +138,15 @@ def measure(options: dict[str, Any]) -> dict[str, Any]:
                 for which in ((0, 1) if i % 2 == 0 else (1, 0)):
                     if which == 0:
                         steps.recording = True
-                        provider_s.append(_timed(run_provider)[0])
+                        provider_s.append(timed(run_provider)[0])
                         steps.recording = False
                     else:
                         raw_s.append(run_raw()[0])
 
             # The PNG encode alone, at the product's level and at level 1 (what-if, for the notes).
             level = local.PNG_COMPRESS_LEVEL
-            encode_s = [_timed(functools.partial(_encode, upscaled, level))[0] for _ in range(runs)]
-            level1_s = [_timed(functools.partial(_encode, upscaled, 1))[0] for _ in range(runs)]
+            encode_s = [timed(functools.partial(_encode, upscaled, level))[0] for _ in range(runs)]
+            level1_s = [timed(functools.partial(_encode, upscaled, 1))[0] for _ in range(runs)]
             provider_ms, raw_ms = _median_ms(provider_s), _median_ms(raw_s)
             decode_ms, engine_ms = _median_ms(steps.samples["_decode"]), _median_ms(steps.samples["_upscale"])
             encode_ms = _median_ms(encode_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 import uuid
 
@@ -77,14 +78,18 @@ def _dynamodb(stack: dict):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-def test_past_the_allowance_credits_pay_then_monthly_is_refused(client, stack):
-    user = sign_in(client, "free")
+def _past_the_allowance_with_credits(stack: dict, user_id: str, used_tenths: int, credit_tenths: int) -> None:
     dynamodb = _dynamodb(stack)
     dynamodb.put_item(TableName=stack["table"], Item={
-        "pk": {"S": monthly_usage_key("user", user["id"], month_key(time.time()))}, "usedTenths": {"N": "300"}})
+        "pk": {"S": monthly_usage_key("user", user_id, month_key(time.time()))}, "usedTenths": {"N": str(used_tenths)}})
     now = int(time.time())
-    DynamoLedger(dynamodb, stack["table"]).add_credit_pack(user["id"], f"cs_{uuid.uuid4().hex}", 10, now,
+    DynamoLedger(dynamodb, stack["table"]).add_credit_pack(user_id, f"cs_{uuid.uuid4().hex}", credit_tenths, now,
                                                            now + 86400)
+
+
+def test_past_the_allowance_credits_pay_then_monthly_is_refused(client, stack):
+    user = sign_in(client, "free")
+    _past_the_allowance_with_credits(stack, user["id"], used_tenths=300, credit_tenths=10)
 
     paid = generate(client, {"model": "real-esrgan"})
     refused = generate(client, {"model": "real-esrgan"})
@@ -94,6 +99,48 @@ def test_past_the_allowance_credits_pay_then_monthly_is_refused(client, stack):
     assert refused.status_code == 403
     assert refused.json()["error"]["details"]["scope"] == "monthly"
     assert client.get("/api/ai-image/usage").json()["data"]["creditsBalanceTenths"] == 0
+
+
+def _in_parallel(client: httpx.Client, count: int) -> list[httpx.Response]:
+    """`count` generates for the client's owner at once, each on a connection of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = {"image": ("photo.png", png_bytes(16, 16), "image/png")}
+    headers = {**unsafe_headers(client), "Cookie": "; ".join(f"{k}={v}" for k, v in client.cookies.items())}
+    start = threading.Barrier(count)
+
+    def one(_: int) -> httpx.Response:
+        with httpx.Client(base_url=client.base_url, timeout=60) as own:
+            start.wait()
+            return own.post("/api/ai-image/generate", data={"model": "real-esrgan"}, files=files, headers=headers)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def test_parallel_generates_for_one_guest_stop_exactly_at_the_daily_cap(client):
+    client.get("/api/ai-image/usage")  # the guest cookie
+
+    replies = _in_parallel(client, 10)
+
+    statuses = sorted(reply.status_code for reply in replies)
+    assert statuses == [200] * 3 + [403] * 7, [reply.text[:200] for reply in replies]
+    assert {reply.json()["error"]["details"]["scope"] for reply in replies if reply.status_code == 403} == {"daily"}
+    assert client.get("/api/ai-image/usage").json()["data"]["usage"]["used"] == 3
+
+
+def test_parallel_generates_paid_by_credits_never_overdraw_them(client, stack):
+    user = sign_in(client, "pro")
+    _past_the_allowance_with_credits(stack, user["id"], used_tenths=3000, credit_tenths=25)
+
+    replies = _in_parallel(client, 8)
+
+    paid = [reply for reply in replies if reply.status_code == 200]
+    refused = [reply for reply in replies if reply.status_code != 200]
+    assert len(paid) == 2, [reply.text[:200] for reply in replies]  # 2.5 credits buy two 1.0 charges
+    assert all(reply.json()["data"]["charge"]["creditsPortion"] == 1.0 for reply in paid)
+    assert {(reply.status_code, reply.json()["error"]["details"]["scope"]) for reply in refused} == {(403, "monthly")}
+    assert client.get("/api/ai-image/usage").json()["data"]["creditsBalanceTenths"] == 5
 
 
 def test_bad_input_is_400_and_charges_nothing(client):

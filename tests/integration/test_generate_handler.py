@@ -305,11 +305,23 @@ def test_an_upload_key_is_accepted_in_place_of_the_file(invoke, aws):
 
     assert reply.status == 200, reply.body[:300]
     original_url = reply.json()["data"]["originalUrl"]
-    # The checked bytes were copied to a key the client's form cannot overwrite; the upload itself is gone.
+    # The checked bytes were copied to a key the client's form cannot overwrite.
     assert f"/ai-enhancer/uploads/guest/{guest_key(GUEST)}/" in original_url
     assert not original_url.endswith(ticket["uploadKey"])
-    assert ticket["uploadKey"] not in _objects(aws)
     assert _proxy(invoke, original_url, GUEST).body == PNG_256
+
+
+def test_an_earlier_original_can_be_enhanced_again_and_stays_linked(invoke, aws):
+    first = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}))
+    original_url = first.json()["data"]["originalUrl"]
+    original_key = httpx.URL(original_url).path.removeprefix("/r2-ai/")
+
+    again = invoke("GenerateFunction", generate_event({}, None, json_body={"model": "gfpgan",
+                                                                           "uploadKey": original_key}))
+
+    assert again.status == 200, again.body[:300]
+    assert _proxy(invoke, original_url, GUEST).status == 200  # the first result's original is still there
+    assert _proxy(invoke, again.json()["data"]["originalUrl"], GUEST).body == PNG_256
 
 
 def test_an_upload_key_is_rechecked_and_owner_bound(invoke, aws):

@@ -12,7 +12,7 @@ from PIL import Image, ImageChops, ImageDraw
 
 from enhancer.adapters.providers.local import LocalEngineProvider
 from enhancer.domain.enhancement import EnhanceOptions
-from enhancer.domain.errors import ProviderTimedOut, ServiceUnavailable, ValidationFailed
+from enhancer.domain.errors import PayloadTooLarge, ProviderTimedOut, ServiceUnavailable, ValidationFailed
 from enhancer.domain.models import find_model
 from enhancer.observability import logger, metrics
 from enhancer.services.ports import SourceImage
@@ -106,10 +106,24 @@ def test_other_models_need_replicate():
 
 def test_an_image_too_large_for_the_time_left_is_refused_before_running():
     started = time.monotonic()
-    with pytest.raises(ProviderTimedOut) as caught:
+    with pytest.raises(PayloadTooLarge) as caught:
         enhance(source(drawing(64)), seconds=0.01, scale=2)
     assert time.monotonic() - started < 0.05
-    assert "too large for the local engine within the time limit" in caught.value.message
+    assert caught.value.message == ("The image is too large for the local engine to enhance in time (64×64); "
+                                    "send a smaller one")
+    assert caught.value.status == 413 and not caught.value.details
+
+
+def test_an_engine_that_would_load_past_the_deadline_asks_for_a_retry(monkeypatch):
+    from enhancer.adapters.providers import local
+
+    monkeypatch.setattr(local, "_engines", {})  # nothing loaded yet: the load counts against the time left
+    small = source(drawing(16))
+    left = local.estimated_seconds(256, local.ANIMEVIDEO_X2, loaded=True) + 0.05  # enough only once loaded
+
+    with pytest.raises(ProviderTimedOut) as caught:
+        enhance(small, seconds=left, scale=2)
+
     assert caught.value.details == {"retryable": True}
 
 

@@ -377,6 +377,24 @@ def test_every_call_is_bounded_by_the_deadline():
         assert all(0 < value <= deadline - at + 0.05 for value in timeout.values()), timeout
 
 
+def test_an_output_that_trickles_in_past_the_deadline_times_out_at_the_deadline(logs):
+    def trickle():  # each chunk within the 5 s read timeout, the whole well past the deadline
+        for pause in (0.5, 2.5):
+            time.sleep(pause)
+            yield b"\0" * 64
+
+    fake = (FakeReplicate().on("POST", "/v1/predictions", succeeded())
+            .on("GET", OUT, lambda request: httpx.Response(200, content=trickle(),
+                                                          headers={"content-type": "image/png"})))
+    started = time.monotonic()
+
+    with pytest.raises(ProviderTimedOut):
+        run(provider(fake), seconds=1.0)
+
+    assert time.monotonic() - started < 2.0  # the 3 s download was not waited for
+    assert any(r["message"] == "replicate_error" and r["status"] == "timeout" for r in logs())
+
+
 def test_an_output_download_error_is_a_provider_error(logs):
     fake = (FakeReplicate().on("POST", "/v1/predictions", succeeded())
             .on("GET", OUT, httpx.Response(404, text=SECRET_DETAIL)))

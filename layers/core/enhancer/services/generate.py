@@ -97,7 +97,8 @@ def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, d
     stored_here: list[str] = []
     try:
         # The checked bytes go to a key of our own, also for an upload: the client's presigned form stays
-        # valid for a while and could replace the object under its key after this check.
+        # valid for a while and could replace the object under its key after this check. The upload itself
+        # stays until the lifecycle rule expires it: it may be an earlier result's original, still linked.
         original_key = new_image_key(ImageCategory.UPLOADS, identity.owner_type, identity.owner_key,
                                      header.extension)
         deps.store.put(original_key, data, header.content_type)
@@ -120,8 +121,6 @@ def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, d
         raise
     deps.ledger.settle(reservation)
     metrics.add_metric(name="usage_increment", unit="Count", value=1)
-    if request.upload_key is not None:
-        _delete_quietly(deps.store, str(request.upload_key))  # its checked copy is the original now
     return GenerateResult(model=model, entitlements=entitlements, original_key=original_key,
                           result_key=result_key, reservation=reservation)
 

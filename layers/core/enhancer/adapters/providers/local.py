@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from PIL import Image, ImageOps
 
 from enhancer.domain.enhancement import EnhanceOptions
-from enhancer.domain.errors import ProviderTimedOut, ServiceUnavailable, ValidationFailed
+from enhancer.domain.errors import PayloadTooLarge, ProviderTimedOut, ServiceUnavailable, ValidationFailed
 from enhancer.domain.models import ModelSpec
 from enhancer.observability import logger, metrics
 from enhancer.services.ports import EnhancedImage, SourceImage
@@ -140,14 +140,16 @@ class LocalEngineProvider:
             _log_face_enhance_once()
 
         pixels = source.width * source.height
-        estimate = estimated_seconds(pixels, model_number, loaded=(model_number, self.tile_size) in _engines)
+        loaded = (model_number, self.tile_size) in _engines
         left = deadline - time.monotonic()
-        if estimate > left:
+        if estimated_seconds(pixels, model_number, loaded=True) > left:
+            # Even a loaded engine would not finish: this image never will here, so no retry is offered.
             logger.warning("local_engine_too_large", extra={"pixels": pixels, "model_number": model_number,
-                                                            "estimate_s": round(estimate, 2),
                                                             "left_s": round(left, 2)})
-            raise ProviderTimedOut("The image is too large for the local engine within the time limit, "
-                                   "please retry")
+            raise PayloadTooLarge(f"The image is too large for the local engine to enhance in time "
+                                  f"({source.width}×{source.height}); send a smaller one")
+        if estimated_seconds(pixels, model_number, loaded=loaded) > left:
+            raise ProviderTimedOut("The local engine is still loading, please retry")
 
         started = time.perf_counter()
         image = _decode(source.data)

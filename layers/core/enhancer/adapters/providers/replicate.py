@@ -11,8 +11,11 @@ import binascii
 import json
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as WaitTimedOut
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -49,6 +52,10 @@ MODEL_FAILED = "The model could not enhance this image"
 CANCELED = "The enhancement was canceled"
 NO_OUTPUT = "The model returned no image"
 NO_SOURCE_URL = "The image could not be shared with the enhancement service"
+
+# httpx applies its read timeout to each read, so a result that trickles in could outlast the deadline by a
+# whole timeout; the download runs here and is waited for no longer than the deadline.
+_downloads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="replicate-output")
 
 _PREDICTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]+)\?[^\s\"'<>]*")
@@ -331,6 +338,17 @@ class ReplicateProvider:
         if urlsplit(url).scheme not in ("http", "https"):
             _log_upstream(model.slug, "bad_output_url", url_for_logs(url))
             raise ProviderFailed(NO_OUTPUT)
+        abandoned = threading.Event()
+        fetch = _downloads.submit(self._fetch, model, url, deadline, abandoned)
+        try:
+            return fetch.result(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except WaitTimedOut:
+            abandoned.set()  # the fetch stops at its next chunk, or at its own read timeout
+            _log_upstream(model.slug, "timeout", f"output {url_for_logs(url)} still arriving at the deadline")
+            raise ProviderTimedOut() from None
+
+    def _fetch(self, model: ModelSpec, url: str, deadline: float | None,
+               abandoned: threading.Event) -> tuple[bytes, str | None]:
         try:
             with self._client.stream("GET", url, timeout=self._timeout(deadline), follow_redirects=True) as response:
                 if response.status_code >= 300:
@@ -342,7 +360,7 @@ class ReplicateProvider:
                     if size > MAX_OUTPUT_BYTES:
                         _log_upstream(model.slug, "output_too_large", f"over {MAX_OUTPUT_BYTES} bytes")
                         raise ProviderFailed(FAILED)
-                    if deadline is not None and time.monotonic() > deadline:
+                    if abandoned.is_set():
                         raise ProviderTimedOut()
                     chunks.append(chunk)
                 return b"".join(chunks), _image_type(response.headers.get("content-type", ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -58,7 +59,7 @@ def _parse_value(spec: OptionSpec, raw: object) -> object:
         value = raw
         if spec.max_length is not None and len(value) > spec.max_length:
             raise _invalid(name, f"'{name}' must be at most {spec.max_length} characters")
-        if not value.isprintable() and any((ord(c) < 32 and c not in "\t\n\r") or 0xD800 <= ord(c) <= 0xDFFF
+        if not value.isprintable() and any(c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cs")
                                            for c in value):
             # Lone surrogates (from JSON escapes) cannot be sent on as UTF-8; control characters mean nothing.
             raise _invalid(name, f"'{name}' contains characters that are not text")

@@ -20,7 +20,10 @@ def aws_client(service: str, region: str) -> Any:
             import boto3
             from botocore.config import Config
 
+            # Client-side parameter validation re-checks requests whose shapes are fixed in our code, and AWS
+            # validates them again anyway: off, it saves about a tenth of the generate route's own time.
             config = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 3},
+                            parameter_validation=False,
                             s3={"addressing_style": "path"} if service == "s3" else None)
             client = boto3.session.Session().client(service, region_name=region, config=config)
             _clients[service] = client

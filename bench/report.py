@@ -52,7 +52,12 @@ def write_readme() -> Path:
         "the settings, moto's patches and cached clients of one never reach another: `handler_overhead` (the real",
         "handlers with AWS answered in-process by hooks on their shared boto3 clients, `bench/aws_stub.py`),",
         "`dynamo_round_trips` (generate against moto, every AWS call counted) and `local_engine` (the Real-ESRGAN",
-        "provider against the raw model call). The whole run takes about two and a half minutes on 2 CPUs.",
+        "provider against the raw model call). The whole run takes about three minutes on 2 CPUs.",
+        "",
+        "The machines here are shared virtual machines, so absolute figures move between runs (on one day the",
+        "generate handler's median went from 2.5 to 4.0 ms and the floor's cold start from 326 to 712 ms); the",
+        "ratios against a floor measured in the same run move much less. Compare ratios, and rerun a section",
+        "(`--only NAME`) before reading much into one absolute figure.",
     ]
     from bench.sections import SECTIONS
 

@@ -314,6 +314,32 @@ def test_pillow_globals_are_restored_and_truncated_files_refused_even_when_pillo
     assert (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES) == (1234, True)
 
 
+def test_checks_on_many_threads_never_refuse_a_decode_elsewhere_and_leave_pillow_as_found() -> None:
+    """The local stack runs requests on threads: one request's check must not leak its limits into another's
+    decode (the local engine opens images with Pillow's global limits) or leave them changed."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    small, large = _encode(_noise(16, 16), "PNG"), _encode(_noise(96, 96), "PNG")
+    before = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+    start = threading.Barrier(6)
+
+    def work(worker: int) -> int:
+        start.wait()
+        for _ in range(150):
+            if worker % 2:
+                check_image(small, max_pixels=MAX_PIXELS)
+            else:
+                with Image.open(BytesIO(large)) as image:  # as the local engine decodes its input
+                    image.load()
+        return worker
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert sorted(pool.map(work, range(6))) == list(range(6))  # any refusal would have raised here
+
+    assert before == (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES)
+
+
 # --- helpers ---------------------------------------------------------------------------------------------
 
 

@@ -1,13 +1,17 @@
 """Pillow behind the image checks: a full decode of uploads, and small conversions (DESIGN §6).
 
 Pillow is imported inside the functions so a handler importing this module does not pay for it at cold start.
-`verify_decodes` changes Pillow's process-wide `MAX_IMAGE_PIXELS` and `LOAD_TRUNCATED_IMAGES` for the duration
-of one decode and restores them; Lambda runs one request per process, so nothing else observes the change.
+`verify_decodes` and `to_png` change Pillow's process-wide `MAX_IMAGE_PIXELS` and `LOAD_TRUNCATED_IMAGES` for
+the duration of one decode and restore them. Lambda runs one request per process, but the local stack runs
+requests on threads: a lock keeps the changes from interleaving (interleaved, a restore could leave another
+request's limit in place for good), and the ceiling is only ever raised to the configured maximum or above,
+never lowered below it, so a decode elsewhere that happens meanwhile is never refused because of it.
 """
 
 from __future__ import annotations
 
 import struct
+import threading
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -28,6 +32,7 @@ _CORRUPT = "The image file is truncated or corrupt"
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type: grey, RGB, palette, grey+alpha, RGBA
 _ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
 _INFLATE_BLOCK = 1 << 20
+_pillow_globals = threading.RLock()
 
 
 def _corrupt() -> ValidationFailed:
@@ -47,28 +52,31 @@ def _pillow_limits(max_pixels: int | None) -> Iterator[None]:
     """Pillow refuses more than `max_pixels` pixels (an error, not its default warning) and truncated files."""
     from PIL import Image, ImageFile
 
-    saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            yield
-    finally:
-        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
+    with _pillow_globals:
+        saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                yield
+        finally:
+            Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
-def verify_decodes(data: bytes, header: ImageHeader) -> None:
+def verify_decodes(data: bytes, header: ImageHeader, *, max_pixels: int | None = None) -> None:
     """Decode the whole (first) frame with Pillow; `ValidationFailed` when Pillow cannot, when it sees another
     format than the magic bytes said, when the decoded size differs from the header's, or (PNG) when the image
-    data inflates to more or fewer bytes than the header's dimensions need."""
+    data inflates to more or fewer bytes than the header's dimensions need. Pillow's bomb ceiling is
+    `max_pixels` (the header's own size when not given)."""
     from PIL import Image
 
     expected_format = _PILLOW_FORMATS.get(header.content_type)
     if expected_format is None:
         raise _corrupt()
     try:
-        with _pillow_limits(max(header.pixels, 1)), Image.open(BytesIO(data), formats=[expected_format]) as image:
+        ceiling = max(header.pixels, 1) if max_pixels is None else max(header.pixels, max_pixels)
+        with _pillow_limits(ceiling), Image.open(BytesIO(data), formats=[expected_format]) as image:
             if image.format != expected_format or image.size != (header.width, header.height):
                 raise _corrupt()
             image.load()
@@ -121,7 +129,7 @@ def _png_data_fits(data: bytes) -> bool:
 def check_image(data: bytes, *, max_pixels: int) -> ImageHeader:
     """Everything an upload must pass before it is stored or charged: the header checks, then a full decode."""
     header = inspect_image(data, max_pixels=max_pixels)
-    verify_decodes(data, header)
+    verify_decodes(data, header, max_pixels=max_pixels)
     return header
 
 

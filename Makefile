@@ -60,6 +60,9 @@ build: setup ## sam build: the layer and every function, as deployed
 bench: setup ## cold import per function against its floor, heavy libraries each imports
 	$(PY) -m bench
 
+smoke: setup ## post-deploy smoke check against SMOKE_URL (default: the local stack); SMOKE_ARGS adds options
+	$(PY) -m ops.smoke --url $${SMOKE_URL:-http://127.0.0.1:$${PORT:-8787}} $(SMOKE_ARGS)
+
 migrate: setup ## apply pending SQL migrations to DATABASE_URL
 	$(VENV)/bin/enhancer-db migrate
 

@@ -1,0 +1,1 @@
+"""Operator tools: checks run against a running deployment (never deployed themselves)."""

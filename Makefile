@@ -6,7 +6,7 @@ VENV := .venv
 TOOLS := .venv-tools
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
-SYSTEM_PACKAGES := libvulkan1 libomp5
+SYSTEM_PACKAGES := libvulkan1 libomp5 chromium
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: dev test setup system-deps lint lint-python lint-template build bench smoke lock migrate db-check clean

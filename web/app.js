@@ -27,6 +27,8 @@ async function loadUsage() {
     show("daily", `${data.usage.used} of ${data.usage.limit} images`);
     show("monthly", `${data.monthlyUsage.used} of ${data.monthlyUsage.limit} credits`);
     show("maxUpscale", `×${data.entitlements.maxUpscale}`);
+    entitlements = data.entitlements;
+    showOptions();
     error.hidden = true;
   } catch (e) {
     error.textContent = `Could not load usage: ${e.message}`;
@@ -53,6 +55,8 @@ async function signIn(event) {
 // straight to S3 through a presigned form, then generate receives the upload key.
 const DIRECT_UPLOAD_LIMIT = 4 * 1024 * 1024;
 let models = [];
+let planGating = false;
+let entitlements = null; // from the usage route: what the caller's plan allows
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -68,16 +72,29 @@ function unsafeHeaders(extra = {}) {
 async function loadModels() {
   const data = await api("/api/ai-image/models");
   models = data.models;
+  planGating = data.flags.planGating;
   const select = document.getElementById("model-select");
   select.replaceChildren(...models.map((m) => new Option(m.label, m.slug)));
   select.addEventListener("change", showOptions);
   showOptions();
 }
 
+// With plan gating on, what the plan does not allow is shown but cannot be chosen (the server refuses it too).
 function showOptions() {
   const model = models.find((m) => m.slug === document.getElementById("model-select").value);
   document.getElementById("scale-field").hidden = !model || !model.supportsScale;
   document.getElementById("face-field").hidden = !model || !model.supportsFaceEnhance;
+  const gated = planGating && entitlements !== null;
+  const scale = document.querySelector('#scale-field select');
+  for (const option of scale.options) {
+    option.disabled = gated && Number(option.value) > entitlements.maxUpscale;
+    option.textContent = `×${option.value}${option.disabled ? " (needs a higher plan)" : ""}`;
+  }
+  if (scale.selectedOptions[0]?.disabled) scale.value = "2";
+  const face = document.querySelector('#face-field input');
+  face.disabled = gated && !entitlements.faceEnhance;
+  if (face.disabled) face.checked = false;
+  face.parentElement.title = face.disabled ? "Face restoration needs a higher plan" : "";
 }
 
 async function uploadFirst(file) {

@@ -1,0 +1,56 @@
+"""The web page in a real browser: a guest enhances a photo with the local engine and sees both images."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.integration.conftest import png_bytes
+
+
+def _photo(tmp_path, size: int = 64):
+    path = tmp_path / "photo.png"
+    path.write_bytes(png_bytes(size, size))
+    return path
+
+
+def test_a_guest_enhances_a_photo_and_sees_the_result(page: Any, tmp_path):
+    expect(page.locator('[data-field="owner"]')).to_have_text("guest")
+    expect(page.locator("#enhance-result")).to_be_hidden()  # nothing to show before the first result
+
+    page.set_input_files('input[name="image"]', _photo(tmp_path))
+    page.click("#enhance-form button[type=submit]")
+
+    expect(page.locator("#enhance-status")).to_have_text("Done: 1 credit(s) charged.", timeout=30_000)
+    expect(page.locator("#enhance-result")).to_be_visible()
+    result = page.locator("#result-image")
+    expect(result).to_have_js_property("complete", True)
+    assert result.evaluate("image => [image.naturalWidth, image.naturalHeight]") == [128, 128]
+    assert page.locator("#original-image").evaluate("image => image.naturalWidth") == 64
+    expect(page.locator('[data-field="daily"]')).to_have_text("1 of 3 images")
+
+
+def test_a_guest_cannot_choose_what_the_plan_does_not_allow(page: Any):
+    expect(page.locator('[data-field="maxUpscale"]')).to_have_text("×2")
+
+    assert page.locator('#scale-field option[value="4"]').is_disabled()
+    assert page.locator('#face-field input').is_disabled()
+
+
+def test_signing_in_as_pro_unlocks_scale_4_and_faces(page: Any):
+    page.select_option('#signin-form select[name="plan"]', "pro")
+    page.click("#signin-form button[type=submit]")
+
+    expect(page.locator('[data-field="owner"]')).to_have_text("signed in, pro plan")
+    assert page.locator('#scale-field option[value="4"]').is_enabled()
+    assert page.locator('#face-field input').is_enabled()
+
+
+def test_a_refusal_is_shown_to_the_user(page: Any, tmp_path):
+    page.set_input_files('input[name="image"]', {"name": "notes.png", "mimeType": "image/png",
+                                                 "buffer": b"this is text, not a picture"})
+    page.click("#enhance-form button[type=submit]")
+
+    expect(page.locator("#enhance-status")).to_contain_text("not a JPEG, PNG or WebP", timeout=15_000)
+    expect(page.locator('[data-field="daily"]')).to_have_text("0 of 3 images")

@@ -14,8 +14,10 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Playwright's sync API runs an event loop on this thread while it is open, and Mangum (the handlers the
+    other tests call in-process) needs the thread's loop idle: so it is open for one module at a time."""
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")

@@ -198,7 +198,8 @@ def run(ctx: Context) -> SectionResult:
         f"Hot path: {max(s['dynamodb_calls'] for s in hot)} DynamoDB calls (rate limit, daily window, monthly "
         f"allowance), budget ≤ {BUDGET_CALLS}: {'met' if all(s['within_budget'] for s in hot) else 'MISSED'}.",
         f"Off the hot path: the first request of a window takes {by_name['first_of_window']['dynamodb_calls']} "
-        f"(the conditional ADD fails on a missing or expired window, then a second write opens it); paying with "
+        f"(the conditional ADD fails on a missing or expired window, the guests' new-allowance window of the IP "
+        f"is counted, then a second write opens it); paying with "
         f"credits takes {by_name['credits']['dynamodb_calls']} (the monthly ADD fails, the credit packs are read, "
         f"one transaction takes the credits and writes the consume record); a provider failure takes "
         f"{by_name['provider_failure']['dynamodb_calls']} (the give-back is one transaction).",

@@ -6,22 +6,24 @@ VENV := .venv
 TOOLS := .venv-tools
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
-SYSTEM_PACKAGES := libvulkan1 libomp5 chromium
+SYSTEM_PACKAGES := libvulkan1 libomp5
+TEST_PACKAGES := chromium
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test setup system-deps lint lint-python lint-template build bench smoke lock migrate db-check clean
+.PHONY: dev test setup system-deps test-deps lint lint-python lint-template build bench smoke lock migrate db-check clean
 
 dev: setup ## set everything up, then serve the product at http://127.0.0.1:$${PORT:-8787}
 	$(PY) -m local
 
-test: setup lint ## set everything up, then run every test
+test: setup test-deps lint ## set everything up, then run every test
 	$(PY) -m pytest
 
 setup: system-deps $(VENV)/.installed $(TOOLS)/.installed
 
-# Debian packages the local engine and the browser tests need; installed only when missing and run as root.
-system-deps:
-	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
+# Debian packages, installed only when missing (and only as root): the local engine's for everything, the
+# browser tests' (Chromium) for `make test` alone.
+define install-debian-packages
+	@missing=$$(for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -29,6 +31,13 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages (install them as root): $$missing"; exit 1; fi; \
 	fi
+endef
+
+system-deps:
+	$(call install-debian-packages,$(SYSTEM_PACKAGES))
+
+test-deps:
+	$(call install-debian-packages,$(TEST_PACKAGES))
 
 $(VENV)/.installed: requirements/dev.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -11,3 +11,5 @@ for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
 
 import moto  # noqa: E402,F401  - clients created after this import are intercepted by mock_aws
+
+pytest_plugins = ["tests.local_stack"]  # the `stack` fixture: one local stack for tests/stack and tests/e2e

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from tests.stack.conftest import stack  # noqa: F401  - the same fixture: a local stack for these tests
+from playwright.sync_api import expect
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -29,13 +28,16 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, stack: dict) -> Iterator[Any]:  # noqa: F811
+def page(browser: Any, stack: dict) -> Iterator[Any]:
     """A fresh browser context (its own cookies) on the web page; fails the test on any page error."""
     context = browser.new_context(base_url=stack["url"])
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto("/")
+    # The page is ready once both of its first requests have answered: the models and the caller's usage.
+    expect(page.locator("#model-select option").first).to_be_attached()
+    expect(page.locator('[data-field="owner"]')).not_to_have_text("…")
     yield page
     context.close()
     assert not errors, errors

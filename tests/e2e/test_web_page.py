@@ -34,8 +34,8 @@ def test_a_guest_enhances_a_photo_and_sees_the_result(page: Any, tmp_path):
 def test_a_guest_cannot_choose_what_the_plan_does_not_allow(page: Any):
     expect(page.locator('[data-field="maxUpscale"]')).to_have_text("×2")
 
-    assert page.locator('#scale-field option[value="4"]').is_disabled()
-    assert page.locator('#face-field input').is_disabled()
+    expect(page.locator('#scale-field option[value="4"]')).to_be_disabled()
+    expect(page.locator('#face-field input')).to_be_disabled()
 
 
 def test_signing_in_as_pro_unlocks_scale_4_and_faces(page: Any):
@@ -43,8 +43,8 @@ def test_signing_in_as_pro_unlocks_scale_4_and_faces(page: Any):
     page.click("#signin-form button[type=submit]")
 
     expect(page.locator('[data-field="owner"]')).to_have_text("signed in, pro plan")
-    assert page.locator('#scale-field option[value="4"]').is_enabled()
-    assert page.locator('#face-field input').is_enabled()
+    expect(page.locator('#scale-field option[value="4"]')).to_be_enabled()
+    expect(page.locator('#face-field input')).to_be_enabled()
 
 
 def test_a_refusal_is_shown_to_the_user(page: Any, tmp_path):

@@ -106,6 +106,20 @@ def test_the_gate_runs_only_when_a_daily_window_opens_and_may_refuse_it(ledger, 
     assert _item(aws, monthly_usage_key("guest", "g2", month_key(NOW))) is None
 
 
+def test_a_refusing_gate_does_not_refuse_a_window_a_concurrent_request_opened(ledger, aws):
+    def concurrent_request_opens_it_then_refuse() -> None:
+        ledger.reserve(charge_id="first", owner_type="guest", owner_key="g3", user_id=None, cost_tenths=10,
+                       entitlements=GUEST_ENTITLEMENTS, now=NOW)
+        raise RateLimited(30)
+
+    reservation = ledger.reserve(charge_id="second", owner_type="guest", owner_key="g3", user_id=None,
+                                 cost_tenths=10, entitlements=GUEST_ENTITLEMENTS, now=NOW,
+                                 admit_new_window=concurrent_request_opens_it_then_refuse)
+
+    assert reservation.daily_used == 2
+    assert _n(_item(aws, daily_usage_key("guest", "g3")), "count") == 2
+
+
 def test_a_guest_past_the_monthly_allowance_is_refused_and_the_day_is_given_back(ledger, aws):
     _set_monthly(aws, "guest", "g1", 900)
 

@@ -1,56 +1,11 @@
-"""The local stack (`python -m local`, what `make dev` runs) started once for the session, used over HTTP."""
+"""Clients and AWS access for the tests against the local stack (`stack` itself: tests/local_stack.py)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-
-from local.aws import free_port
-from local.template import ROOT
-
-
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    workdir = tmp_path_factory.mktemp("stack")
-    port = free_port()
-    state_file = workdir / "stack.json"
-    env = {**os.environ, "PORT": str(port), "ENVIRONMENT": "development", "GATEWAY_QUIET": "1",
-           "DATABASE_URL": f"sqlite:///{workdir / 'enhancer.db'}", "LOCAL_STATE_FILE": str(state_file)}
-    for name in ("AWS_ENDPOINT_URL", "OWNER_KEY_SECRET", "OWNER_KEY_SECRET_PARAMETER", "ALLOWED_ORIGINS",
-                 "TABLE_NAME", "BUCKET_NAME"):
-        env.pop(name, None)
-    log = (workdir / "stack.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    try:
-        _wait_until_ready(f"http://127.0.0.1:{port}", process, workdir / "stack.log")
-        yield json.loads(state_file.read_text())
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
-
-
-def _wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the local stack exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/_local/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the local stack did not become ready:\n{log.read_text()}")
 
 
 @pytest.fixture

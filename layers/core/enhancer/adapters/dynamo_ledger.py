@@ -88,27 +88,24 @@ class DynamoLedger:
         from botocore.exceptions import ClientError
 
         for _ in range(_ATTEMPTS):
-            try:
-                item = self._client.update_item(
-                    TableName=self._table, Key={"pk": {"S": key}},
-                    UpdateExpression="ADD #count :one",
-                    ConditionExpression="#reset > :now AND #count < :cap",
-                    ExpressionAttributeNames={"#count": "count", "#reset": "resetAt"},
-                    ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": str(int(now))},
-                                               ":cap": {"N": str(cap)}},
-                    ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
-                return _n(item, "count") or 0, _n(item, "resetAt") or 0
-            except ClientError as error:
-                if _error_code(error) != "ConditionalCheckFailedException":
-                    raise
-                old = error.response.get("Item")
+            counted, old = self._count_in_open_window(key, cap, now)
+            if counted is not None:
+                return counted
             old_reset = _n(old, "resetAt")
             if old_reset is not None and old_reset > int(now):
                 used = _n(old, "count") or 0
                 raise QuotaExceeded(scope="daily", used=used, limit=cap, reset_at=old_reset)
             if admit_new_window is not None:
-                admit_new_window()
-                admit_new_window = None  # once per reservation, even when a concurrent request opens it first
+                gate, admit_new_window = admit_new_window, None  # once per reservation
+                try:
+                    gate()
+                except Exception:
+                    # A concurrent request of the same owner may have opened the window meanwhile: then this
+                    # one opens nothing and counts in it, as if the gate had never been asked.
+                    counted, _ = self._count_in_open_window(key, cap, now)
+                    if counted is None:
+                        raise
+                    return counted
             reset_at = int(now) + DAILY_WINDOW_SECONDS
             try:
                 self._client.update_item(
@@ -125,6 +122,26 @@ class DynamoLedger:
                     raise
                 # Another request opened the window first: count in it.
         raise RuntimeError("daily usage stayed contended after retries")
+
+    def _count_in_open_window(self, key: str, cap: int, now: float) -> tuple[tuple[int, int] | None, dict | None]:
+        """One image counted in an open window below the cap: ((count, resetAt), None); else (None, the item
+        as it stands, or None when there is none)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            item = self._client.update_item(
+                TableName=self._table, Key={"pk": {"S": key}},
+                UpdateExpression="ADD #count :one",
+                ConditionExpression="#reset > :now AND #count < :cap",
+                ExpressionAttributeNames={"#count": "count", "#reset": "resetAt"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": str(int(now))},
+                                           ":cap": {"N": str(cap)}},
+                ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
+            return (_n(item, "count") or 0, _n(item, "resetAt") or 0), None
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return None, error.response.get("Item")
 
     def _take_monthly(self, owner_type: str, owner_key: str, user_id: str | None, month: str, charge_id: str,
                       cost: int, limit: int, now: float) -> tuple[ChargeSplit, int, list[CreditPack], int | None]:

@@ -1,11 +1,11 @@
-"""Pillow behind the image checks: a full decode of uploads, and small conversions (DESIGN §6).
+"""Pillow behind the image checks: a full decode of every upload (DESIGN §6).
 
 Pillow is imported inside the functions so a handler importing this module does not pay for it at cold start.
-`verify_decodes` and `to_png` change Pillow's process-wide `MAX_IMAGE_PIXELS` and `LOAD_TRUNCATED_IMAGES` for
-the duration of one decode and restore them. Lambda runs one request per process, but the local stack runs
-requests on threads: a lock keeps the changes from interleaving (interleaved, a restore could leave another
-request's limit in place for good), and the ceiling is only ever raised to the configured maximum or above,
-never lowered below it, so a decode elsewhere that happens meanwhile is never refused because of it.
+`verify_decodes` changes Pillow's process-wide `MAX_IMAGE_PIXELS` and `LOAD_TRUNCATED_IMAGES` for the duration
+of one decode and restores them. Lambda runs one request per process, but the local stack runs requests on
+threads: a lock keeps the changes from interleaving (interleaved, a restore could leave another request's
+limit in place for good), and the product passes the configured maximum, so the ceiling other decodes may
+see meanwhile is never below it: an image that passed the header checks is never refused because of it.
 """
 
 from __future__ import annotations
@@ -15,19 +15,13 @@ import threading
 import warnings
 import zlib
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from io import BytesIO
-from typing import TYPE_CHECKING
 
 from enhancer.domain.errors import ValidationFailed
 from enhancer.domain.image_checks import JPEG, PNG, WEBP, ImageHeader, inspect_image
 
-if TYPE_CHECKING:
-    from PIL import Image as PILImage
-
 _PILLOW_FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
-# Modes Pillow can write to PNG as they are; anything else (CMYK, YCbCr, LAB, F…) is converted first.
-_PNG_MODES = frozenset({"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"})
 _CORRUPT = "The image file is truncated or corrupt"
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type: grey, RGB, palette, grey+alpha, RGBA
 _ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
@@ -131,38 +125,3 @@ def check_image(data: bytes, *, max_pixels: int) -> ImageHeader:
     header = inspect_image(data, max_pixels=max_pixels)
     verify_decodes(data, header, max_pixels=max_pixels)
     return header
-
-
-def _open(data: bytes) -> PILImage.Image:
-    from PIL import Image
-
-    return Image.open(BytesIO(data))
-
-
-def to_png(data: bytes, *, max_pixels: int | None = None) -> bytes:
-    """The image re-encoded as PNG (first frame, no EXIF rotation applied). `max_pixels` raises Pillow's bomb
-    ceiling, e.g. for a model's upscaled output; None keeps Pillow's default (≈89 Mpx warns, ≈179 Mpx fails)."""
-    from PIL import Image
-
-    limits: AbstractContextManager[None] = nullcontext() if max_pixels is None else _pillow_limits(max_pixels)
-    try:
-        with limits, _open(data) as image:
-            image.load()
-            if image.mode not in _PNG_MODES:
-                has_alpha = "A" in image.getbands() or "transparency" in image.info
-                image = image.convert("RGBA" if has_alpha else "RGB")
-            out = BytesIO()
-            image.save(out, format="PNG")
-            return out.getvalue()
-    except (*_decode_errors(), Image.DecompressionBombWarning) as exc:
-        raise _corrupt() from exc
-
-
-def dimensions(data: bytes) -> tuple[int, int]:
-    """(width, height) from the header as Pillow reads it; nothing is decoded."""
-    try:
-        with _open(data) as image:
-            width, height = image.size
-            return width, height
-    except _decode_errors() as exc:
-        raise _corrupt() from exc

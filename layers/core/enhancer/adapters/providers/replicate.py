@@ -365,6 +365,8 @@ class ReplicateProvider:
                     chunks.append(chunk)
                 return b"".join(chunks), _image_type(response.headers.get("content-type", ""))
         except httpx.HTTPError as exc:
+            if abandoned.is_set():  # nobody waits for this fetch any more; the timeout was logged already
+                raise ProviderTimedOut() from None
             raise self._transport_error(model.slug, exc) from None
 
     def _api(self, method: str, path: str, *, model: str, deadline: float | None,

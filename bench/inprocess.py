@@ -28,7 +28,17 @@ REGION = "us-east-1"
 # ≥ 32 characters, as settings require outside development; only ever used against stubs and moto.
 SECRET = "bench-owner-key-secret-0123456789abcdef"  # noqa: S105
 CSRF = "0123456789abcdef0123456789abcdef"
-GUEST = "2b7e1516-28ae-4d2a-a6f7-15880928cf4f"
+GUEST_ID = "2b7e1516-28ae-4d2a-a6f7-15880928cf4f"
+
+
+def guest_cookie(guest_id: str) -> str:
+    """The signed `guest_id` cookie the service would have issued for `guest_id` (README: Identity)."""
+    from enhancer.domain.identity import guest_cookie_value
+
+    return guest_cookie_value(SECRET.encode(), guest_id)
+
+
+GUEST = guest_cookie(GUEST_ID)
 # Settings that must not come from the shell running the bench.
 UNSET = ("ALLOWED_ORIGINS", "OWNER_KEY_SECRET_PARAMETER", "REPLICATE_API_TOKEN", "REPLICATE_API_TOKEN_PARAMETER",
          "REPLICATE_BASE_URL", "IMAGE_PROXY_INLINE_MAX_BYTES", "LOCAL_ENGINE_QUALITY", "LOCAL_ENGINE_TILE_SIZE",

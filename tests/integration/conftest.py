@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from enhancer.adapters.sql.migrate import apply_migrations
 from enhancer.adapters.sql.sqlite import SqliteAccounts, connect
-from enhancer.domain.identity import guest_owner_key
+from enhancer.domain.identity import guest_cookie_value, guest_owner_key
 from enhancer.http import deps
 from local.aws import create_bucket, create_table, serialise_dynamodb
 from local.events import LambdaContext, response_parts
@@ -145,8 +145,14 @@ def png_bytes(width: int = 256, height: int = 256) -> bytes:
     return buffer.getvalue()
 
 
-def guest_key(guest_id: str) -> str:
-    return guest_owner_key(SECRET.encode(), guest_id)
+def guest_cookie(guest_id: str) -> str:
+    """The `guest_id` cookie the service issues for this guest id (signed with the test secret)."""
+    return guest_cookie_value(SECRET.encode(), guest_id)
+
+
+def guest_key(guest: str) -> str:
+    """The owner key of a guest, given its id or its cookie."""
+    return guest_owner_key(SECRET.encode(), guest.partition(".")[0])
 
 
 def assert_security_headers(reply: Reply) -> None:

@@ -41,3 +41,24 @@ def test_an_unknown_path_is_a_404_envelope(invoke):
     assert reply.status == 404
     assert reply.json()["error"]["type"] == "not_found"
     assert_security_headers(reply)
+
+
+@pytest.mark.parametrize("raw_path", ["/api/ai-image/%75sage", "/%72%32-ai/ai-enhancer/uploads/guest/x/y.png"])
+def test_a_path_still_encoded_after_api_gateways_decoding_is_a_404_not_a_405(invoke, raw_path):
+    """API Gateway decodes the path once and routes on it; `%75sage` left in rawPath was `%2575sage` on the wire,
+    which is no route. Mangum decodes once more, so matching its path would answer 405 for a GET to usage."""
+    event = load_event("fallback-unknown-path", method="GET", path=raw_path)
+
+    reply = invoke("FallbackFunction", event)
+
+    assert reply.status == 404
+    assert reply.header("Allow") is None
+    assert_security_headers(reply)
+
+
+def test_a_served_method_that_reaches_the_fallback_is_never_told_it_is_not_allowed(invoke):
+    event = load_event("fallback-put-usage", method="GET")
+
+    reply = invoke("FallbackFunction", event)
+
+    assert reply.status == 404 and reply.header("Allow") is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sys
 import time
 
 import httpx
@@ -19,14 +20,15 @@ from tests.integration.conftest import (
     BUCKET,
     TABLE,
     assert_security_headers,
+    guest_cookie,
     guest_key,
     load_event,
     multipart,
     png_bytes,
 )
 
-GUEST = "2b7e1516-28ae-4d2a-a6f7-15880928cf4f"
-OTHER_GUEST = "6bc1bee2-2e40-4f9f-96e9-3d7e117393d1"
+GUEST = guest_cookie("2b7e1516-28ae-4d2a-a6f7-15880928cf4f")
+OTHER_GUEST = guest_cookie("6bc1bee2-2e40-4f9f-96e9-3d7e117393d1")
 TOKEN = "0123456789abcdef0123456789abcdef"
 PNG_256 = png_bytes(256, 256)
 
@@ -46,14 +48,15 @@ def provider(monkeypatch):
 
 
 def generate_event(fields: dict[str, str], image: bytes | None = PNG_256, *, cookies: dict[str, str] | None = None,
-                   json_body: dict | None = None, headers: dict[str, str] | None = None) -> dict:
+                   json_body: dict | None = None, headers: dict[str, str] | None = None,
+                   source_ip: str | None = None) -> dict:
     jar = {"csrf_token": TOKEN, "guest_id": GUEST} if cookies is None else {"csrf_token": TOKEN, **cookies}
     if json_body is not None:
         body, content_type = json.dumps(json_body).encode(), "application/json"
     else:
         body, content_type = multipart(fields, image)
     event = load_event("dev-login-post", path="/api/ai-image/generate", cookies=jar,
-                       headers={"content-type": content_type, **(headers or {})})
+                       headers={"content-type": content_type, **(headers or {})}, source_ip=source_ip)
     event["routeKey"] = event["requestContext"]["routeKey"] = "POST /api/ai-image/generate"
     event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
     return event
@@ -263,7 +266,8 @@ def test_replicate_receives_a_presigned_url_of_the_original(invoke, aws, provide
     assert reply.status == 200, reply.body[:300]
     sent = json.loads(start.calls.last.request.content)
     assert sent["input"]["scale"] == 2 and sent["input"]["face_enhance"] is False
-    assert "X-Amz-Signature=" in sent["input"]["image"] or "Signature=" in sent["input"]["image"]
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in sent["input"]["image"] and "X-Amz-Signature=" in sent["input"]["image"]
+    assert sent["input"]["image"].startswith("https://enhancer-test-images.s3.us-east-1.amazonaws.com/")
     assert f"ai-enhancer/uploads/guest/{guest_key(GUEST)}/" in sent["input"]["image"]
     result = _proxy(invoke, reply.json()["data"]["imageUrl"], GUEST)
     assert result.body == output
@@ -420,27 +424,76 @@ def test_malformed_upload_requests_are_400(invoke, aws):
         assert reply.status == 400, (body, reply.body[:200])
 
 
-def test_guests_on_one_ip_may_open_only_so_many_free_allowances_an_hour(invoke, aws, accounts):
+def test_guests_on_one_ip_get_at_most_the_hours_enhancements_whatever_their_cookies(invoke, aws, accounts,
+                                                                                    monkeypatch):
     import uuid
 
-    from enhancer.domain.rate_limits import NEW_GUEST_ALLOWANCES_PER_IP
-
-    budget = NEW_GUEST_ALLOWANCES_PER_IP.max_requests
-    returning = {"guest_id": str(uuid.uuid4())}
-    assert invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies=returning)).status == 200
-    statuses = []
-    for _ in range(budget):  # a fresh guest id every time, as a client dodging the daily cap would send
-        cookies = {"guest_id": str(uuid.uuid4())}
-        statuses.append(invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies=cookies)))
+    monkeypatch.setenv("GUEST_IMAGES_PER_IP_PER_HOUR", "4")
+    deps.reset()
+    returning = {"guest_id": GUEST}
+    first = [invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies=returning)) for _ in range(2)]
+    # A made-up guest id every time, as a client dodging the per-guest allowance would send.
+    made_up = [invoke("GenerateFunction", generate_event({"model": "real-esrgan"},
+                                                         cookies={"guest_id": str(uuid.uuid4())}))
+               for _ in range(4)]
     stored = len(_objects(aws))
-    again = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies=returning))
     _, user_cookies = _signed_in(accounts, "free", "ip-neighbour@example.com")
     signed_in = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies=user_cookies))
+    elsewhere = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies={"guest_id": OTHER_GUEST},
+                                                          source_ip="203.0.113.9"))
 
-    assert [reply.status for reply in statuses[:-1]] == [200] * (budget - 1)
-    refused = statuses[-1]
-    assert refused.status == 429 and refused.json()["retryAfter"] > 0 and refused.header("Retry-After")
-    assert stored == 2 * budget  # two images for each success: the refused guest stored nothing...
-    assert again.status == 200  # ...while a guest within its open window is not counted again
-    assert again.json()["data"]["usage"]["used"] == 2
-    assert signed_in.status == 200  # nor are signed-in users
+    assert [reply.status for reply in first] == [200, 200]  # images are counted, not daily windows
+    assert [reply.status for reply in made_up] == [200, 200, 429, 429]
+    refused = made_up[-1].json()
+    assert refused["error"]["details"]["scope"] == "guestIp" and refused["error"]["details"]["signIn"] is True
+    assert refused["retryAfter"] > 0 and made_up[-1].header("Retry-After") == str(refused["retryAfter"])
+    assert all(any(c.startswith("guest_id=") for c in reply.set_cookies) for reply in made_up)  # each replaced
+    assert stored == 2 * 4  # two images for each success, nothing for the refused
+    assert signed_in.status == 200  # signed-in users are never counted
+    assert elsewhere.status == 200
+
+
+def test_past_the_days_guest_budget_guests_are_asked_to_sign_in_and_it_is_counted(invoke, aws, accounts, capsys,
+                                                                                  monkeypatch):
+    from enhancer.observability import logger
+
+    monkeypatch.setenv("GUEST_IMAGES_PER_DAY", "2")
+    deps.reset()
+    previous = logger.registered_handler.setStream(sys.stdout)
+    try:
+        replies = [invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies={"guest_id": guest},
+                                                             source_ip=ip))
+                   for guest, ip in ((GUEST, "198.51.100.7"), (OTHER_GUEST, "203.0.113.9"),
+                                     (guest_cookie("0f1e2d3c-4b5a-4968-8776-655443322110"), "192.0.2.44"))]
+    finally:
+        logger.registered_handler.setStream(previous)
+    _, user_cookies = _signed_in(accounts, "free", "budget@example.com")
+    signed_in = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies=user_cookies))
+
+    assert [reply.status for reply in replies] == [200, 200, 403]
+    error = replies[-1].json()["error"]
+    assert error["type"] == "forbidden" and "sign in" in error["message"]
+    assert error["details"]["scope"] == "guestBudget" and error["details"]["limit"] == 2
+    assert error["details"]["signIn"] is True and error["details"]["resetAt"].endswith("T00:00:00Z")
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+               if line.startswith("{") and "guest_budget_exhausted" in line and "_aws" in line]
+    assert [m["guest_budget_exhausted"] for m in metrics] == [[1.0]]
+    assert signed_in.status == 200
+
+
+def test_a_failed_enhancement_gives_the_guest_caps_back(invoke, aws, provider):
+    provider("replicate", REPLICATE_API_TOKEN="r8_test_token", REPLICATE_BASE_URL=REPLICATE)
+    with respx.mock(assert_all_mocked=True) as mock:
+        mock.post(f"{REPLICATE}/v1/predictions").respond(500, json={"detail": "boom"})
+        reply = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}))
+
+    assert reply.status == 502
+    caps = [i for i in aws.dynamodb.scan(TableName=TABLE)["Items"] if i["pk"]["S"].startswith("ai:cap:")]
+    assert len(caps) == 2 and all(int(item["count"]["N"]) == 0 for item in caps)
+
+
+def test_a_generated_result_is_never_cached(invoke, aws):
+    reply = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}))
+
+    assert reply.status == 200
+    assert reply.header("Cache-Control") == "no-store"

@@ -10,10 +10,17 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from enhancer.adapters.dynamo_counters import credits_key, daily_usage_key, monthly_usage_key, packs_from_item
+from enhancer.adapters.dynamo_counters import (
+    cap_key,
+    credits_key,
+    daily_usage_key,
+    monthly_usage_key,
+    packs_from_item,
+)
 from enhancer.adapters.dynamo_ledger import DynamoLedger, consume_record_key
 from enhancer.domain.clock import month_key
 from enhancer.domain.errors import RateLimited
+from enhancer.domain.guest_limits import GuestBudgetReached, guest_caps
 from enhancer.domain.plans import GUEST_ENTITLEMENTS, PLAN_ENTITLEMENTS, Plan
 from enhancer.domain.quota import QuotaExceeded
 from tests.integration.conftest import TABLE
@@ -85,39 +92,129 @@ def test_an_expired_window_starts_again(ledger, aws):
     assert reservation.daily_used == 1 and reservation.daily_reset_at == int(NOW) + 86400
 
 
-def test_the_gate_runs_only_when_a_daily_window_opens_and_may_refuse_it(ledger, aws):
-    opened: list[str] = []
-    gate = lambda: opened.append("g1")  # noqa: E731
+def _caps(per_ip: int = 20, per_day: int = 1000, ip: str = "198.51.100.7"):
+    return guest_caps(ip, NOW, per_ip_per_hour=per_ip, per_day=per_day)
 
+
+def _cap_count(aws, cap) -> int:
+    item = _item(aws, cap_key(cap))
+    return _n(item, "count") if item else 0
+
+
+def test_a_guest_charge_takes_its_ip_cap_and_the_days_budget(ledger, aws):
+    caps = _caps()
+
+    reservation = ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
+                                 entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+
+    assert [_cap_count(aws, cap) for cap in caps] == [1, 1]
+    assert reservation.caps == caps
+    assert _n(_item(aws, cap_key(caps[0])), "expiresAt") > caps[0].window_end
+
+
+def test_the_ip_cap_counts_images_across_guest_ids_and_refuses_with_a_429(ledger, aws):
+    caps = _caps(per_ip=2)
+    for owner_key in ("g1", "g2"):
+        ledger.reserve(charge_id=owner_key, owner_type="guest", owner_key=owner_key, user_id=None, cost_tenths=10,
+                       entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+
+    with pytest.raises(RateLimited) as refused:
+        ledger.reserve(charge_id="c3", owner_type="guest", owner_key="g3", user_id=None, cost_tenths=10,
+                       entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+
+    assert refused.value.details["scope"] == "guestIp" and refused.value.details["limit"] == 2
+    assert 0 < refused.value.retry_after <= 3600
+    assert [_cap_count(aws, cap) for cap in caps] == [2, 2]  # the refused charge took nothing
+    assert _item(aws, daily_usage_key("guest", "g3")) is None
+    assert _item(aws, monthly_usage_key("guest", "g3", month_key(NOW))) is None
+
+
+def test_the_days_guest_budget_refuses_with_a_403_asking_to_sign_in(ledger, aws):
+    first_ip, other_ip = _caps(per_day=1), _caps(per_day=1, ip="203.0.113.9")
     ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
-                   entitlements=GUEST_ENTITLEMENTS, now=NOW, admit_new_window=gate)
-    ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
-                   entitlements=GUEST_ENTITLEMENTS, now=NOW, admit_new_window=gate)
+                   entitlements=GUEST_ENTITLEMENTS, caps=first_ip, now=NOW)
 
-    def refuse() -> None:
-        raise RateLimited(30)
+    with pytest.raises(GuestBudgetReached) as refused:
+        ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
+                       entitlements=GUEST_ENTITLEMENTS, caps=other_ip, now=NOW)
 
-    with pytest.raises(RateLimited):
-        ledger.reserve(charge_id="c3", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
-                       entitlements=GUEST_ENTITLEMENTS, now=NOW, admit_new_window=refuse)
-
-    assert opened == ["g1"]  # the second charge counted in the open window
-    assert _item(aws, daily_usage_key("guest", "g2")) is None  # refused before anything was taken
-    assert _item(aws, monthly_usage_key("guest", "g2", month_key(NOW))) is None
+    assert refused.value.details["scope"] == "guestBudget" and refused.value.details["signIn"] is True
+    assert _cap_count(aws, other_ip[0]) == 0  # the other IP's hour was given back
 
 
-def test_a_refusing_gate_does_not_refuse_a_window_a_concurrent_request_opened(ledger, aws):
-    def concurrent_request_opens_it_then_refuse() -> None:
-        ledger.reserve(charge_id="first", owner_type="guest", owner_key="g3", user_id=None, cost_tenths=10,
-                       entitlements=GUEST_ENTITLEMENTS, now=NOW)
-        raise RateLimited(30)
+def test_a_zero_budget_refuses_every_guest_without_counting(ledger, aws):
+    with pytest.raises(GuestBudgetReached):
+        ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
+                       entitlements=GUEST_ENTITLEMENTS, caps=_caps(per_day=0), now=NOW)
 
-    reservation = ledger.reserve(charge_id="second", owner_type="guest", owner_key="g3", user_id=None,
-                                 cost_tenths=10, entitlements=GUEST_ENTITLEMENTS, now=NOW,
-                                 admit_new_window=concurrent_request_opens_it_then_refuse)
+    assert _cap_count(aws, _caps()[0]) == 0
 
-    assert reservation.daily_used == 2
-    assert _n(_item(aws, daily_usage_key("guest", "g3")), "count") == 2
+
+def test_a_give_back_returns_the_caps_exactly_once(ledger, aws):
+    caps = _caps()
+    reservation = ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
+                                 entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+    ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
+                   entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+
+    ledger.give_back(reservation, now=NOW)
+    ledger.give_back(reservation, now=NOW)
+
+    assert [_cap_count(aws, cap) for cap in caps] == [1, 1]
+
+
+def _fill_day(aws, owner_key: str, count: int = 3) -> None:
+    aws.dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": daily_usage_key("guest", owner_key)},
+                                                 "count": {"N": str(count)}, "resetAt": {"N": str(int(NOW) + 600)}})
+
+
+def test_a_full_day_with_the_month_used_up_too_names_the_month(ledger, aws):
+    """Parallel charges at the end of a month fill the day with charges the month then gives back: the day's
+    refusal would name a limit that is not what stops the guest."""
+    _fill_day(aws, "g1")
+    _set_monthly(aws, "guest", "g1", 900)
+
+    with pytest.raises(QuotaExceeded) as refused:
+        _reserve(ledger)
+
+    assert refused.value.details["scope"] == "monthly"
+    assert (refused.value.details["used"], refused.value.details["limit"]) == (90, 90)
+
+
+def test_a_full_day_within_the_month_names_the_day(ledger, aws):
+    _fill_day(aws, "g1")
+    _set_monthly(aws, "guest", "g1", 500)
+
+    with pytest.raises(QuotaExceeded) as refused:
+        _reserve(ledger)
+
+    assert refused.value.details["scope"] == "daily" and refused.value.details["used"] == 3
+
+
+def test_credits_that_would_pay_the_month_leave_the_refusal_to_the_day(ledger, aws):
+    aws.dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": daily_usage_key("user", "u1")}, "count": {"N": "3"},
+                                                 "resetAt": {"N": str(int(NOW) + 600)}})
+    _set_monthly(aws, "user", "u1", 300)
+    _grant(ledger, "u1", "pack-1", 100, int(NOW) - 10)
+
+    with pytest.raises(QuotaExceeded) as refused:
+        _reserve(ledger, owner_type="user", owner_key="u1", user_id="u1", entitlements=FREE)
+
+    assert refused.value.details["scope"] == "daily"
+
+
+def test_a_full_ip_cap_with_the_guests_month_used_up_names_the_month(ledger, aws):
+    caps = _caps(per_ip=1)
+    ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
+                   entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+    _set_monthly(aws, "guest", "g1", 900)
+
+    with pytest.raises(QuotaExceeded) as refused:
+        ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
+                       entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+
+    assert refused.value.details["scope"] == "monthly"
+    assert _cap_count(aws, caps[1]) == 1  # the day's budget this charge did not reach is untouched
 
 
 def test_a_guest_past_the_monthly_allowance_is_refused_and_the_day_is_given_back(ledger, aws):

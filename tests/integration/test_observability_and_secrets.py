@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
-from enhancer.domain.identity import guest_owner_key
+from enhancer.domain.identity import guest_cookie_value, guest_owner_key
 from enhancer.http import deps
-from tests.integration.conftest import load_event
+from tests.integration.conftest import guest_cookie, load_event
 
-GUEST = "0d9c8b7a-6f5e-4d3c-9b2a-1f0e9d8c7b6a"
+GUEST_ID = "0d9c8b7a-6f5e-4d3c-9b2a-1f0e9d8c7b6a"
+GUEST = guest_cookie(GUEST_ID)
 
 
 def _json_lines(text: str) -> list[dict]:
@@ -56,11 +57,13 @@ def test_the_owner_key_secret_is_read_from_ssm(invoke, aws, monkeypatch):
     monkeypatch.setenv("ENVIRONMENT", "production")
     deps.reset()
 
-    reply = invoke("UsageFunction", load_event("usage-get", cookies={"guest_id": GUEST}))
+    cookie = guest_cookie_value(secret.encode(), GUEST_ID)
+    reply = invoke("UsageFunction", load_event("usage-get", cookies={"guest_id": cookie}))
 
     assert reply.status == 200
+    assert not reply.set_cookies  # a cookie signed with the secret in SSM is honoured
     keys = [item["pk"]["S"] for item in aws.dynamodb.scan(TableName="enhancer-test")["Items"]]
-    assert any(key.endswith(f":g:{guest_owner_key(secret.encode(), GUEST)}:" + key.rsplit(":", 1)[1])
+    assert any(key.endswith(f":g:{guest_owner_key(secret.encode(), GUEST_ID)}:" + key.rsplit(":", 1)[1])
                for key in keys), keys
 
 

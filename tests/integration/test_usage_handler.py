@@ -9,9 +9,9 @@ import pytest
 
 from enhancer.adapters.dynamo_counters import credits_key, daily_usage_key, monthly_usage_key
 from enhancer.domain.clock import month_key
-from tests.integration.conftest import assert_security_headers, guest_key, load_event
+from tests.integration.conftest import assert_security_headers, guest_cookie, guest_key, load_event
 
-GUEST = "3f1c2a9e-5b7d-4c1e-9a2b-8d7e6f5a4b3c"
+GUEST = guest_cookie("3f1c2a9e-5b7d-4c1e-9a2b-8d7e6f5a4b3c")
 
 
 def _put(aws, item: dict) -> None:
@@ -177,7 +177,7 @@ def test_rate_limits_are_per_client(invoke, aws):
 
     other_ip = invoke("UsageFunction", load_event("usage-get", cookies={"guest_id": GUEST}, source_ip="203.0.113.9"))
     other_guest = invoke("UsageFunction", load_event(
-        "usage-get", cookies={"guest_id": "9b2e7c41-0d3a-4f6b-8e5c-1a2b3c4d5e6f"}))
+        "usage-get", cookies={"guest_id": guest_cookie("9b2e7c41-0d3a-4f6b-8e5c-1a2b3c4d5e6f")}))
 
     assert other_ip.status == 200 and other_guest.status == 200
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+_addresses = (f"127.0.{n // 250}.{n % 250 + 2}" for n in itertools.count())
+
+
+def client_from(address: str, base_url: str) -> httpx.Client:
+    """A client whose requests come from `address` (any of 127.0.0.0/8 reaches the stack on 127.0.0.1)."""
+    http = httpx.Client(base_url=base_url, timeout=30, transport=httpx.HTTPTransport(local_address=address))
+    http.source_address = address  # type: ignore[attr-defined]  # for clients that must share it
+    return http
+
 
 @pytest.fixture
 def client(stack: dict) -> Iterator[httpx.Client]:
-    """A fresh browser-like client (own cookie jar) for each test."""
-    with httpx.Client(base_url=stack["url"], timeout=30) as http:
+    """A fresh browser-like client (own cookie jar) for each test, from a loopback address of its own: the
+    limits counted per client IP (rate limits, guests per IP) then start from zero in every test."""
+    with client_from(next(_addresses), stack["url"]) as http:
         yield http
 
 

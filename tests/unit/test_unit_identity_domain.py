@@ -9,7 +9,15 @@ import uuid
 
 import pytest
 
-from enhancer.domain.identity import Identity, User, guest_owner_key, is_valid_guest_id, mask_id
+from enhancer.domain.identity import (
+    Identity,
+    User,
+    guest_cookie_value,
+    guest_id_from_cookie,
+    guest_owner_key,
+    is_valid_guest_id,
+    mask_id,
+)
 from enhancer.domain.plans import OwnerType, Plan
 
 SECRET = b"unit-test-owner-key-secret-0123456789abcdef"
@@ -90,6 +98,30 @@ def test_anything_but_a_canonical_uuid4_is_rejected(value: str | None) -> None:
     assert is_valid_guest_id(value) is False
 
 
+# --- the signed guest cookie -------------------------------------------------------------------
+
+def test_an_issued_guest_cookie_gives_back_its_guest_id() -> None:
+    assert guest_id_from_cookie(SECRET, guest_cookie_value(SECRET, GUEST_ID)) == GUEST_ID
+
+
+def test_the_cookie_signature_is_not_the_owner_key_that_urls_reveal() -> None:
+    signature = guest_cookie_value(SECRET, GUEST_ID).partition(".")[2]
+
+    assert re.fullmatch(r"[0-9a-f]{32}", signature)
+    assert signature != guest_owner_key(SECRET, GUEST_ID)
+    assert guest_id_from_cookie(SECRET, f"{GUEST_ID}.{guest_owner_key(SECRET, GUEST_ID)}") is None
+
+
+@pytest.mark.parametrize("cookie", [None, "", GUEST_ID, GUEST_ID + ".", "." + "0" * 32, f"{GUEST_ID}.{'0' * 32}",
+                                    "not-a-uuid." + "0" * 32])
+def test_a_cookie_without_a_valid_signature_names_no_guest(cookie: str | None) -> None:
+    assert guest_id_from_cookie(SECRET, cookie) is None
+
+
+def test_a_cookie_signed_with_another_secret_names_no_guest() -> None:
+    assert guest_id_from_cookie(SECRET, guest_cookie_value(OTHER_SECRET, GUEST_ID)) is None
+
+
 # --- mask_id -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", [None, ""])
@@ -123,7 +155,7 @@ def user_identity(guest_key: str | None = None) -> Identity:
 
 def guest_identity(*, issued: str | None = None) -> Identity:
     return Identity(owner_type=OwnerType.GUEST, owner_key=GUEST_KEY, user=None, guest_key=GUEST_KEY,
-                    issued_guest_id=issued)
+                    issued_guest_cookie=issued)
 
 
 @pytest.mark.parametrize("owner_type", ["user", OwnerType.USER])
@@ -171,15 +203,15 @@ def test_unknown_owner_types_are_never_owned(owner_type: str, make) -> None:  # 
 
 
 def test_rate_limit_subject_of_a_user_is_its_id() -> None:
-    assert user_identity(guest_key=GUEST_KEY).rate_limit_subject == "u:user-123"
+    assert user_identity(guest_key=GUEST_KEY).rate_limit_subjects == ("u:user-123",)
 
 
 def test_rate_limit_subject_of_a_guest_presenting_its_cookie_is_its_key() -> None:
-    assert guest_identity().rate_limit_subject == f"g:{GUEST_KEY}"
+    assert guest_identity().rate_limit_subjects == (f"g:{GUEST_KEY}",)
 
 
-def test_rate_limit_subject_when_this_request_issued_the_cookie_is_anonymous() -> None:
-    assert guest_identity(issued=GUEST_ID).rate_limit_subject == "anonymous"
+def test_a_guest_created_by_this_request_counts_in_the_anonymous_window_and_its_own() -> None:
+    assert guest_identity(issued=GUEST_ID).rate_limit_subjects == ("anonymous", f"g:{GUEST_KEY}")
 
 
 def test_plan_is_the_users_plan_and_none_for_guests() -> None:

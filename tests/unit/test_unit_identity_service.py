@@ -7,13 +7,14 @@ import uuid
 import pytest
 
 from enhancer.adapters.sql.sqlite import AccountRecord
-from enhancer.domain.identity import guest_owner_key, is_valid_guest_id
+from enhancer.domain.identity import guest_cookie_value, guest_id_from_cookie, guest_owner_key, is_valid_guest_id
 from enhancer.domain.plans import OwnerType, Plan
 from enhancer.services.identity import resolve_identity
 
 SECRET = b"unit-test-owner-key-secret-0123456789abcdef"
 NOW = 1_716_000_000.0
 GUEST_ID = "0b8f1c3e-2f4a-4d5b-9c6e-7a8b9c0d1e2f"
+GUEST_COOKIE = guest_cookie_value(SECRET, GUEST_ID)
 
 
 class FakeAccounts:
@@ -50,7 +51,7 @@ def test_valid_session_makes_a_user_with_the_effective_plan() -> None:
     assert identity.user.plan is Plan.PREMIUM  # the active subscription, not users.plan = free
     assert identity.plan is Plan.PREMIUM
     assert identity.guest_key is None
-    assert identity.issued_guest_id is None
+    assert identity.issued_guest_cookie is None
 
 
 @pytest.mark.parametrize("status, expected", [
@@ -107,17 +108,17 @@ def test_empty_session_values_are_not_looked_up() -> None:
 
 
 def test_user_with_a_valid_guest_cookie_keeps_the_guest_key() -> None:
-    identity = resolve(["sess-bob"], GUEST_ID)
+    identity = resolve(["sess-bob"], GUEST_COOKIE)
 
     assert identity.owner_type is OwnerType.USER
     assert identity.guest_key == guest_owner_key(SECRET, GUEST_ID)
     assert identity.owns("guest", guest_owner_key(SECRET, GUEST_ID)) is True
-    assert identity.issued_guest_id is None
+    assert identity.issued_guest_cookie is None
 
 
 @pytest.mark.parametrize("session_ids", [[], [""], ["unknown"], ["unknown", "also-unknown"]])
 def test_no_valid_session_and_a_valid_guest_cookie_is_that_guest(session_ids: list[str]) -> None:
-    identity = resolve(session_ids, GUEST_ID)
+    identity = resolve(session_ids, GUEST_COOKIE)
     key = guest_owner_key(SECRET, GUEST_ID)
 
     assert identity.owner_type is OwnerType.GUEST
@@ -125,7 +126,7 @@ def test_no_valid_session_and_a_valid_guest_cookie_is_that_guest(session_ids: li
     assert identity.guest_key == key
     assert identity.user is None
     assert identity.plan is None
-    assert identity.issued_guest_id is None
+    assert identity.issued_guest_cookie is None
     assert GUEST_ID not in identity.owner_key
 
 
@@ -135,18 +136,45 @@ def test_no_cookies_issue_a_new_guest_id(session_ids: list[str]) -> None:
 
     assert identity.owner_type is OwnerType.GUEST
     assert identity.user is None
-    issued = identity.issued_guest_id
+    issued = guest_id_from_cookie(SECRET, identity.issued_guest_cookie)
     assert issued is not None
     assert is_valid_guest_id(issued)
     assert uuid.UUID(issued).version == 4
     assert identity.owner_key == guest_owner_key(SECRET, issued)
     assert identity.guest_key == identity.owner_key
-    assert identity.rate_limit_subject == "anonymous"
+    assert identity.rate_limit_subjects == ("anonymous", f"g:{identity.owner_key}")
 
 
 def test_each_cookie_less_request_gets_a_different_guest_id() -> None:
-    issued = {resolve([], None).issued_guest_id for _ in range(20)}
+    issued = {resolve([], None).issued_guest_cookie for _ in range(20)}
     assert len(issued) == 20
+
+
+def test_an_issued_cookie_names_its_guest_on_the_next_request() -> None:
+    first = resolve([], None)
+    again = resolve([], first.issued_guest_cookie)
+
+    assert again.issued_guest_cookie is None
+    assert again.owner_key == first.owner_key
+
+
+@pytest.mark.parametrize("cookie", [
+    pytest.param(GUEST_ID, id="a-made-up-uuid4-without-signature"),
+    pytest.param(str(uuid.uuid4()) + "." + "0" * 32, id="a-made-up-signature"),
+    pytest.param(GUEST_COOKIE[:-1] + ("0" if GUEST_COOKIE[-1] != "0" else "1"), id="one-signature-char-altered"),
+    pytest.param("5d1e7f0a-9b3c-4e2d-8f6a-1b2c3d4e5f60" + GUEST_COOKIE[36:], id="another-id-with-this-signature"),
+    pytest.param(guest_cookie_value(b"another-secret-of-another-deployment!!", GUEST_ID), id="another-secret"),
+    pytest.param(f"{GUEST_ID}.{guest_owner_key(SECRET, GUEST_ID)}", id="the-public-owner-key-as-signature"),
+    pytest.param(GUEST_COOKIE + ".x", id="trailing-part"),
+    pytest.param(GUEST_COOKIE.upper(), id="uppercase"),
+])
+def test_a_made_up_or_altered_guest_cookie_is_replaced_never_honoured(cookie: str) -> None:
+    identity = resolve([], cookie)
+
+    assert identity.issued_guest_cookie is not None
+    assert identity.issued_guest_cookie != cookie
+    assert identity.owner_key != guest_owner_key(SECRET, GUEST_ID)
+    assert identity.owner_key != guest_owner_key(SECRET, cookie.partition(".")[0])
 
 
 @pytest.mark.parametrize("cookie", [
@@ -156,9 +184,9 @@ def test_malformed_guest_cookie_is_replaced_by_a_new_one(cookie: str) -> None:
     identity = resolve([], cookie)
 
     assert identity.owner_type is OwnerType.GUEST
-    issued = identity.issued_guest_id
+    issued = guest_id_from_cookie(SECRET, identity.issued_guest_cookie)
     assert issued is not None and is_valid_guest_id(issued)
-    assert issued != cookie
+    assert identity.issued_guest_cookie != cookie
     assert identity.owner_key == guest_owner_key(SECRET, issued)
     assert identity.owner_key != guest_owner_key(SECRET, cookie)
 

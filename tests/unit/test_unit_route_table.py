@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from enhancer.http.route_table import allowed_methods, match_route
+from enhancer.http.route_table import allowed_methods, decode_path, match_route
 
 USAGE = "/api/ai-image/usage"
 PROXY = "/r2-ai/{key+}"
@@ -47,3 +47,15 @@ def test_greedy_parameter_matches_one_or_more_segments(path: str) -> None:
 def test_unknown_paths_match_nothing(path: str) -> None:
     assert match_route(path) is None
     assert allowed_methods(path) is None
+
+
+@pytest.mark.parametrize(("raw", "decoded"), [
+    ("/api/ai-image/%75sage", "/api/ai-image/usage"),
+    ("/%72%32-ai/a%2Fb.png", "/r2-ai/a/b.png"),
+    ("/api/ai-image/%2575sage", "/api/ai-image/%75sage"),  # once, never twice
+    ("/%00", "/\x00"),
+    ("/a%ffb", "/a\ufffdb"),  # invalid UTF-8 cannot be matched, and does not raise
+    ("/plain+path", "/plain+path"),  # a plus is not a space in a path
+])
+def test_paths_are_decoded_once_as_api_gateway_does(raw, decoded):
+    assert decode_path(raw) == decoded

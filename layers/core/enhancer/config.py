@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     local_engine_tile_size: int = Field(default=256, ge=0, le=1024)  # 0: the engine picks; else at least 32
     image_max_pixels: int = Field(default=12_000_000, ge=1024, le=50_000_000)
     upload_url_seconds: int = Field(default=600, ge=60, le=3600)
+    # Guests together (README: Plans, cost and credits): per client IP per hour, and all of them per UTC day.
+    guest_images_per_ip_per_hour: int = Field(default=20, ge=0, le=100_000)
+    guest_images_per_day: int = Field(default=2000, ge=0, le=10_000_000)
     public_enable_credits_cta: bool | None = None
     public_enhancer_plan_gating_v1: bool = True
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from enhancer.domain.credits import CreditPack
+from enhancer.domain.guest_limits import SpendCap
 from enhancer.domain.usage import UsageSnapshot
 
 MONTHLY_ITEM_TTL_SECONDS = 400 * 24 * 3600  # a month's counter is kept about a year, then TTL removes it
@@ -16,6 +17,10 @@ def daily_usage_key(owner_type: str, owner_key: str) -> str:
 
 def monthly_usage_key(owner_type: str, owner_key: str, month: str) -> str:
     return f"ai:usage:month:{owner_type}:{owner_key}:{month}"
+
+
+def cap_key(cap: SpendCap) -> str:
+    return f"ai:cap:{cap.name}:{cap.subject}:{cap.window_start}"
 
 
 def credits_key(user_id: str) -> str:

@@ -1,17 +1,19 @@
 """Reserve, settle and give back the charge of one enhancement in DynamoDB (DESIGN §4).
 
 Every step is a conditional write, never a read-modify-write, so no concurrency can push an owner past the
-daily cap or the monthly allowance, or overdraw credits. The common case — an open daily window within the
-monthly allowance — takes two writes (daily, monthly), which return the new counts for the response.
+daily cap or the monthly allowance, or overdraw credits, nor guests past their caps. The common case of a
+signed-in user — an open daily window within the monthly allowance — takes two writes (daily, monthly), which
+return the new counts for the response; a guest's charge takes its two caps first.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 from enhancer.adapters.dynamo_counters import (
+    cap_key,
     credits_key,
     daily_usage_key,
     monthly_usage_key,
@@ -20,6 +22,8 @@ from enhancer.adapters.dynamo_counters import (
 )
 from enhancer.domain.clock import month_key, next_month_start
 from enhancer.domain.credits import CreditPack, balance_tenths
+from enhancer.domain.errors import RateLimited
+from enhancer.domain.guest_limits import SpendCap, cap_refusal
 from enhancer.domain.plans import Entitlements
 from enhancer.domain.quota import (
     ChargeSplit,
@@ -28,12 +32,14 @@ from enhancer.domain.quota import (
     Reservation,
     consume_fifo,
     return_to_packs,
+    split_charge,
 )
 from enhancer.domain.usage import DAILY_WINDOW_SECONDS, TENTHS_PER_CREDIT
 from enhancer.observability import logger
 
 MONTHLY_ITEM_TTL_SECONDS = 400 * 24 * 3600
 CONSUME_RECORD_TTL_SECONDS = 180 * 24 * 3600
+CAP_TTL_GRACE_SECONDS = 3600  # a cap's item outlives its window, so a late give-back finds it
 _ATTEMPTS = 8
 
 
@@ -62,28 +68,98 @@ class DynamoLedger:
     # ------------------------------------------------------------------ reserve
 
     def reserve(self, *, charge_id: str, owner_type: str, owner_key: str, user_id: str | None,
-                cost_tenths: int, entitlements: Entitlements, now: float | None = None,
-                admit_new_window: Callable[[], None] | None = None) -> Reservation:
-        """Take the charge before the provider runs; raises QuotaExceeded with the scope that ran out.
-        `admit_new_window` runs before a daily window is opened (never on the common path) and may refuse it
-        by raising; nothing has been taken then."""
+                cost_tenths: int, entitlements: Entitlements, caps: Sequence[SpendCap] = (),
+                now: float | None = None) -> Reservation:
+        """Take the charge before the provider runs: each of `caps`, then the day, then the month (and credits).
+        A refusal gives back what this reservation took and names the limit that refuses it, also under
+        concurrency (see `_truest_refusal`)."""
         now = time.time() if now is None else now
-        daily_used, reset_at = self._take_daily(daily_usage_key(owner_type, owner_key),
-                                                entitlements.daily_burst_cap, now, admit_new_window)
         month = month_key(now)
+        daily_key = daily_usage_key(owner_type, owner_key)
+        monthly_limit = entitlements.monthly_images * TENTHS_PER_CREDIT
+        taken_caps: list[SpendCap] = []
+        daily: tuple[int, int] | None = None
         try:
-            monthly = self._take_monthly(owner_type, owner_key, user_id, month, charge_id, cost_tenths,
-                                         entitlements.monthly_images * TENTHS_PER_CREDIT, now)
-        except BaseException:
-            self._return_daily(daily_usage_key(owner_type, owner_key), reset_at)
-            raise
-        split, monthly_used, taken, balance = monthly
+            for cap in caps:
+                self._take_cap(cap, now)
+                taken_caps.append(cap)
+            daily = self._take_daily(daily_key, entitlements.daily_burst_cap, now)
+            split, monthly_used, taken, balance = self._take_monthly(
+                owner_type, owner_key, user_id, month, charge_id, cost_tenths, monthly_limit, now)
+        except BaseException as error:
+            if daily is not None:
+                self._return_daily(daily_key, daily[1])
+            self._return_caps(taken_caps)
+            if not isinstance(error, QuotaExceeded | RateLimited):
+                raise
+            later_caps = list(caps[len(taken_caps) + 1:]) if len(taken_caps) < len(caps) else []
+            refused_before_daily = daily is None and len(taken_caps) < len(caps)
+            truer = self._truest_refusal(later_caps, daily_key if refused_before_daily else None,
+                                         monthly_usage_key(owner_type, owner_key, month) if daily is None else None,
+                                         user_id, cost_tenths, entitlements, now)
+            if truer is None:
+                raise
+            raise truer from None
+        daily_used, reset_at = daily
         return Reservation(charge_id=charge_id, owner_type=owner_type, owner_key=owner_key, user_id=user_id,
                            split=split, daily_used=daily_used, daily_reset_at=reset_at, month=month,
-                           monthly_used_tenths=monthly_used, credits_taken=taken, credits_balance_tenths=balance)
+                           monthly_used_tenths=monthly_used, credits_taken=taken, credits_balance_tenths=balance,
+                           caps=tuple(caps))
 
-    def _take_daily(self, key: str, cap: int, now: float,
-                    admit_new_window: Callable[[], None] | None) -> tuple[int, int]:
+    def _take_cap(self, cap: SpendCap, now: float) -> None:
+        from botocore.exceptions import ClientError
+
+        if cap.limit <= 0:
+            raise cap_refusal(cap, now)
+        try:
+            self._client.update_item(
+                TableName=self._table, Key={"pk": {"S": cap_key(cap)}},
+                UpdateExpression="ADD #count :one SET #expires = if_not_exists(#expires, :expires)",
+                ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
+                ExpressionAttributeNames={"#count": "count", "#expires": "expiresAt"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(cap.limit)},
+                                           ":expires": {"N": str(cap.window_end + CAP_TTL_GRACE_SECONDS)}})
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            raise cap_refusal(cap, now) from None
+
+    def _truest_refusal(self, caps: list[SpendCap], daily_key: str | None, monthly_key: str | None,
+                        user_id: str | None, cost: int, entitlements: Entitlements,
+                        now: float) -> QuotaExceeded | RateLimited | None:
+        """The first later limit that refuses this charge too, or None when the refusal stands.
+
+        A counter refuses when its count has reached the limit, and that count includes charges still in
+        flight; a charge that a later limit refuses gives its earlier counts back. So when parallel requests
+        meet a later limit that is used up (the month, say), some of them see an earlier one (the day) full
+        of charges that are about to be given back. The later limits are never inflated that way, so when one
+        of them refuses too, it is the limit to name."""
+        keys = [cap_key(cap) for cap in caps] + [k for k in (daily_key, monthly_key) if k]
+        if user_id is not None and monthly_key:
+            keys.append(credits_key(user_id))
+        if not keys:
+            return None
+        response = self._client.batch_get_item(RequestItems={self._table: {
+            "Keys": [{"pk": {"S": key}} for key in keys], "ConsistentRead": True}})
+        items = {item["pk"]["S"]: item for item in response.get("Responses", {}).get(self._table, [])}
+        for cap in caps:
+            if (_n(items.get(cap_key(cap)), "count") or 0) >= cap.limit:
+                return cap_refusal(cap, now)
+        if daily_key:
+            day = items.get(daily_key)
+            reset_at, used = _n(day, "resetAt"), _n(day, "count") or 0
+            if reset_at is not None and reset_at > int(now) and used >= entitlements.daily_burst_cap:
+                return QuotaExceeded(scope="daily", used=used, limit=entitlements.daily_burst_cap, reset_at=reset_at)
+        if monthly_key:
+            limit = entitlements.monthly_images * TENTHS_PER_CREDIT
+            used = _n(items.get(monthly_key), "usedTenths") or 0
+            balance = balance_tenths(packs_from_item(items.get(credits_key(user_id))), now) if user_id else 0
+            if split_charge(cost, used, limit).credits_tenths > balance:
+                return QuotaExceeded(scope="monthly", used=used / TENTHS_PER_CREDIT,
+                                     limit=limit / TENTHS_PER_CREDIT, reset_at=next_month_start(now))
+        return None
+
+    def _take_daily(self, key: str, cap: int, now: float) -> tuple[int, int]:
         """One image out of the 24-hour window that began with the first counted use."""
         from botocore.exceptions import ClientError
 
@@ -95,17 +171,6 @@ class DynamoLedger:
             if old_reset is not None and old_reset > int(now):
                 used = _n(old, "count") or 0
                 raise QuotaExceeded(scope="daily", used=used, limit=cap, reset_at=old_reset)
-            if admit_new_window is not None:
-                gate, admit_new_window = admit_new_window, None  # once per reservation
-                try:
-                    gate()
-                except Exception:
-                    # A concurrent request of the same owner may have opened the window meanwhile: then this
-                    # one opens nothing and counts in it, as if the gate had never been asked.
-                    counted, _ = self._count_in_open_window(key, cap, now)
-                    if counted is None:
-                        raise
-                    return counted
             reset_at = int(now) + DAILY_WINDOW_SECONDS
             try:
                 self._client.update_item(
@@ -174,8 +239,7 @@ class DynamoLedger:
         from botocore.exceptions import ClientError
 
         for _ in range(_ATTEMPTS):
-            split = ChargeSplit(plan_tenths=min(cost, max(0, limit - used)),
-                                credits_tenths=cost - min(cost, max(0, limit - used)))
+            split = split_charge(cost, used, limit)
             item = self._client.get_item(TableName=self._table, Key={"pk": {"S": credits_key(user_id)}},
                                          ConsistentRead=True).get("Item")
             packs, version = packs_from_item(item), _n(item, "version") or 0
@@ -245,31 +309,28 @@ class DynamoLedger:
     def _give_back(self, reservation: Reservation, now: float) -> None:
         from botocore.exceptions import ClientError
 
-        with_daily, with_monthly = True, reservation.split.plan_tenths > 0
+        # Each count goes back only into the window it came from: a window that rolled over starts from zero.
+        returns: dict[str, dict[str, Any]] = {
+            "daily": self._count_back(daily_usage_key(reservation.owner_type, reservation.owner_key),
+                                      reservation.daily_reset_at),
+            **{f"cap:{cap.name}": self._count_back(cap_key(cap)) for cap in reservation.caps}}
+        if reservation.split.plan_tenths > 0:
+            plan = reservation.split.plan_tenths
+            returns["monthly"] = {
+                "TableName": self._table,
+                "Key": {"pk": {"S": monthly_usage_key(reservation.owner_type, reservation.owner_key,
+                                                      reservation.month)}},
+                "UpdateExpression": "ADD #used :minus", "ConditionExpression": "#used >= :plan",
+                "ExpressionAttributeNames": {"#used": "usedTenths"},
+                "ExpressionAttributeValues": {":minus": {"N": str(-plan)}, ":plan": {"N": str(plan)}}}
         for _ in range(_ATTEMPTS):
             writes = [{"Put": {
                 "TableName": self._table,
                 "Item": {"pk": {"S": given_back_key(reservation.charge_id)}, "createdAt": {"N": str(int(now))},
                          "expiresAt": {"N": str(int(now) + CONSUME_RECORD_TTL_SECONDS)}},
                 "ConditionExpression": "attribute_not_exists(pk)"}}]
-            if with_daily:  # only into the window it came from: a new window starts from zero anyway
-                writes.append({"Update": {
-                    "TableName": self._table,
-                    "Key": {"pk": {"S": daily_usage_key(reservation.owner_type, reservation.owner_key)}},
-                    "UpdateExpression": "ADD #count :minus",
-                    "ConditionExpression": "#reset = :reset AND #count > :zero",
-                    "ExpressionAttributeNames": {"#count": "count", "#reset": "resetAt"},
-                    "ExpressionAttributeValues": {":minus": {"N": "-1"}, ":zero": {"N": "0"},
-                                                  ":reset": {"N": str(reservation.daily_reset_at)}}}})
-            if with_monthly:
-                plan = reservation.split.plan_tenths
-                writes.append({"Update": {
-                    "TableName": self._table,
-                    "Key": {"pk": {"S": monthly_usage_key(reservation.owner_type, reservation.owner_key,
-                                                          reservation.month)}},
-                    "UpdateExpression": "ADD #used :minus", "ConditionExpression": "#used >= :plan",
-                    "ExpressionAttributeNames": {"#used": "usedTenths"},
-                    "ExpressionAttributeValues": {":minus": {"N": str(-plan)}, ":plan": {"N": str(plan)}}}})
+            kinds = ["marker", *returns]
+            writes.extend({"Update": update} for update in returns.values())
             if reservation.credits_taken and reservation.user_id:
                 writes.extend(self._credits_return_writes(reservation))
             try:
@@ -281,18 +342,25 @@ class DynamoLedger:
                 reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 return  # given back before
-            failed = {kind for kind, reason in zip(self._kinds(with_daily, with_monthly), reasons, strict=False)
-                      if reason == "ConditionalCheckFailed"}
-            # A window that rolled over or a month already below the charge has nothing left to return;
-            # a credits conflict is retried with a fresh read.
-            with_daily = with_daily and "daily" not in failed
-            with_monthly = with_monthly and "monthly" not in failed
+            # A count whose window rolled over (or a month already below the charge) has nothing left to
+            # return; a credits conflict is retried with a fresh read.
+            for kind, reason in zip(kinds, reasons, strict=False):
+                if reason == "ConditionalCheckFailed" and kind in returns:
+                    del returns[kind]
         raise RuntimeError("give-back stayed contended after retries")
 
-    @staticmethod
-    def _kinds(with_daily: bool, with_monthly: bool) -> list[str]:
-        return ["marker", *(["daily"] if with_daily else []), *(["monthly"] if with_monthly else []), "credits",
-                "consume"]
+    def _count_back(self, key: str, reset_at: int | None = None) -> dict[str, Any]:
+        """One count returned to a counter, never below zero; for the daily window only into the window
+        that began at `reset_at`. The arguments of an `update_item`, or of an `Update` in a transaction."""
+        condition, values = "#count > :zero", {":minus": {"N": "-1"}, ":zero": {"N": "0"}}
+        names = {"#count": "count"}
+        if reset_at is not None:
+            condition = "#reset = :reset AND " + condition
+            values[":reset"] = {"N": str(reset_at)}
+            names["#reset"] = "resetAt"
+        return {"TableName": self._table, "Key": {"pk": {"S": key}}, "UpdateExpression": "ADD #count :minus",
+                "ConditionExpression": condition, "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values}
 
     def _credits_return_writes(self, reservation: Reservation) -> list[dict[str, Any]]:
         assert reservation.user_id is not None
@@ -316,15 +384,17 @@ class DynamoLedger:
 
     def _return_daily(self, key: str, reset_at: int) -> None:
         """Undo the day taken by a reservation that failed before it was complete (no marker needed)."""
+        self._count_back_now(self._count_back(key, reset_at))
+
+    def _return_caps(self, caps: list[SpendCap]) -> None:
+        for cap in caps:
+            self._count_back_now(self._count_back(cap_key(cap)))
+
+    def _count_back_now(self, update: dict[str, Any]) -> None:
         from botocore.exceptions import ClientError
 
         try:
-            self._client.update_item(
-                TableName=self._table, Key={"pk": {"S": key}}, UpdateExpression="ADD #count :minus",
-                ConditionExpression="#reset = :reset AND #count > :zero",
-                ExpressionAttributeNames={"#count": "count", "#reset": "resetAt"},
-                ExpressionAttributeValues={":minus": {"N": "-1"}, ":reset": {"N": str(reset_at)},
-                                           ":zero": {"N": "0"}})
+            self._client.update_item(**update)
         except ClientError as error:
             if _error_code(error) != "ConditionalCheckFailedException":
                 raise

@@ -18,7 +18,7 @@ def guest_owner_key(secret: bytes, guest_id: str) -> str:
 
 
 def is_valid_guest_id(value: str | None) -> bool:
-    """Only ids this service issued (UUIDv4, canonical form) are accepted as guest ids."""
+    """A guest id is a UUIDv4 in canonical form (the part of the guest cookie before its signature)."""
     if not value or len(value) != 36:
         return False
     try:
@@ -30,6 +30,29 @@ def is_valid_guest_id(value: str | None) -> bool:
 
 def new_guest_id() -> str:
     return str(uuid.uuid4())
+
+
+# The cookie signature is an HMAC of its own purpose, never the owner key: owner keys appear in image URLs, and
+# a signature equal to one would let anyone who saw a guest's URL forge that guest's cookie.
+_GUEST_COOKIE_PURPOSE = b"guest-cookie-v1:"
+
+
+def _guest_cookie_signature(secret: bytes, guest_id: str) -> str:
+    return hmac.new(secret, _GUEST_COOKIE_PURPOSE + guest_id.encode(), hashlib.sha256).hexdigest()[:OWNER_KEY_HEX_CHARS]
+
+
+def guest_cookie_value(secret: bytes, guest_id: str) -> str:
+    """What the guest cookie holds: the guest id and the server's signature of it, so only issued ids count."""
+    return f"{guest_id}.{_guest_cookie_signature(secret, guest_id)}"
+
+
+def guest_id_from_cookie(secret: bytes, cookie: str | None) -> str | None:
+    """The guest id of a cookie this service issued with `secret`; None for a made-up, altered or foreign one."""
+    guest_id, dot, signature = (cookie or "").partition(".")
+    if not dot or not is_valid_guest_id(guest_id):
+        return None
+    expected = _guest_cookie_signature(secret, guest_id)
+    return guest_id if hmac.compare_digest(signature.encode(), expected.encode()) else None
 
 
 def mask_id(value: str | None) -> str:
@@ -51,7 +74,8 @@ class Identity:
     """The caller of one request.
 
     `owner_key` is the user id for users and the HMAC of the guest cookie for guests.
-    `issued_guest_id` is set when this request created the guest cookie and must send it back.
+    `issued_guest_cookie` is set when this request created the guest (its cookie was missing, made up or altered)
+    and must send the new cookie back.
     `guest_key` is the owner key of a guest cookie the caller presented (a signed-in user may still hold one).
     """
 
@@ -59,7 +83,7 @@ class Identity:
     owner_key: str
     user: User | None
     guest_key: str | None
-    issued_guest_id: str | None = None
+    issued_guest_cookie: str | None = None
 
     @property
     def plan(self) -> Plan | None:
@@ -73,10 +97,11 @@ class Identity:
         return False
 
     @property
-    def rate_limit_subject(self) -> str:
-        """Users by id, guests by their key; a cookie-less guest shares the anonymous bucket of its IP."""
+    def rate_limit_subjects(self) -> tuple[str, ...]:
+        """The windows a request counts in: users by id, guests by their key. A guest created by this very
+        request also counts in the anonymous window of its IP, which bounds clients that never keep a cookie."""
         if self.user:
-            return f"u:{self.user.id}"
-        if self.issued_guest_id is None and self.guest_key:
-            return f"g:{self.guest_key}"
-        return "anonymous"
+            return (f"u:{self.user.id}",)
+        if self.issued_guest_cookie is not None:
+            return ("anonymous", f"g:{self.guest_key}")
+        return (f"g:{self.guest_key}",)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from enhancer.domain.clock import iso_utc
 from enhancer.domain.credits import CreditPack, active_packs
 from enhancer.domain.errors import Forbidden
+from enhancer.domain.guest_limits import SpendCap
 from enhancer.domain.usage import TENTHS_PER_CREDIT
 
 PACK_LIFETIME_MONTHS = 6
@@ -61,6 +62,7 @@ class Reservation:
     monthly_used_tenths: int
     credits_taken: list[CreditPack] = field(default_factory=list)
     credits_balance_tenths: int | None = None
+    caps: tuple[SpendCap, ...] = ()
 
 
 def split_charge(cost_tenths: int, monthly_used_tenths: int, monthly_limit_tenths: int) -> ChargeSplit:

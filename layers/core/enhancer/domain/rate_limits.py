@@ -28,9 +28,5 @@ AI_GENERATE = Limiter("aiGenerate", 15, 60)
 AI_JOBS = Limiter("aiJobs", 10, 60)
 AI_JOBS_POLL = Limiter("aiJobsPoll", 120, 60)
 SENSITIVE_ACTION = Limiter("sensitiveAction", 5, 3600)
-# All guests behind one IP together. A guest id costs nothing to replace, so per-guest limits alone would let one
-# client take a fresh free allowance with every new cookie: each new guest's first enhancement opens a daily
-# window, and guests on one IP may open only so many an hour. Guests already within a window are not counted.
-NEW_GUEST_ALLOWANCES_PER_IP = Limiter("guestAllowancesIp", 60, 3600)
 # Presigned upload forms for guests on one IP, whatever their cookies: each lets 10 MiB into the bucket.
 GUEST_UPLOADS_PER_IP = Limiter("guestUploadsIp", 60, 3600)

@@ -27,8 +27,8 @@ def identify(request: Request) -> Identity:
         secret=deps.owner_secret(),
         now=time.time(),
     )
-    if identity.issued_guest_id:
-        queue_cookie(request.scope, cookie_header(GUEST_COOKIE, identity.issued_guest_id,
+    if identity.issued_guest_cookie:
+        queue_cookie(request.scope, cookie_header(GUEST_COOKIE, identity.issued_guest_cookie,
                                                   max_age=GUEST_COOKIE_MAX_AGE,
                                                   secure=request.url.scheme == "https"))
     setattr(request.state, _STATE_KEY, identity)

@@ -1,5 +1,6 @@
-"""The ASGI middleware every function shares: origin + CSRF on unsafe methods, security headers and queued
-cookies on every response (errors, 405 and 429 included), and a 500 envelope for anything unexpected."""
+"""The ASGI middleware every function shares: origin + CSRF on unsafe methods; security headers, `no-store`
+unless the route allows caching, and queued cookies on every response (errors, 405 and 429 included); and a
+500 envelope for anything unexpected."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ class RequestPipeline:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS:
                     headers[name] = value
+                # Most answers carry an owner's data (usage, results, upload forms) or an error about them:
+                # nothing is cached unless the route says it may be.
+                if "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
                 if headers.get("content-type", "").startswith("text/html"):
                     headers["Content-Security-Policy"] = HTML_CONTENT_SECURITY_POLICY
                 for cookie in queued_cookies(scope):

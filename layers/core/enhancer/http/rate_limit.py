@@ -20,7 +20,8 @@ def rate_limit(limiter: Limiter) -> Any:
     """Keyed by client IP and the caller (user id or guest key)."""
 
     async def check(request: Request, identity: CurrentIdentity) -> None:
-        enforce(deps.counters(), limiter, client_ip(request), identity.rate_limit_subject, path=request.url.path)
+        for subject in identity.rate_limit_subjects:
+            enforce(deps.counters(), limiter, client_ip(request), subject, path=request.url.path)
 
     return Depends(check)
 

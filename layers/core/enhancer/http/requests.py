@@ -1,4 +1,4 @@
-"""Reading request bodies into plain values, with a clear 400 for anything malformed."""
+"""Reading requests: the routed path, and bodies into plain values with a clear 400 for anything malformed."""
 
 from __future__ import annotations
 
@@ -12,6 +12,13 @@ from enhancer.domain.errors import ValidationFailed
 from enhancer.domain.image_checks import MAX_IMAGE_BYTES
 
 MAX_FORM_FIELDS = 30
+
+
+def routed_path(request: Request) -> str:
+    """The path API Gateway routed on and handed over as `rawPath`, already percent-decoded once
+    (`route_table.decode_path`). Starlette's `url.path` is not it: Mangum decodes the path a second time."""
+    event = request.scope.get("aws.event") or {}
+    return event.get("rawPath") or request.url.path
 
 
 async def json_object(request: Request) -> dict[str, Any]:

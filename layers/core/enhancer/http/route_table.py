@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from urllib.parse import unquote
 
 API_ROUTES: dict[str, tuple[str, ...]] = {
     "/api/ai-image/generate": ("POST",),
@@ -25,6 +26,13 @@ def _pattern(template: str) -> re.Pattern[str]:
         else:
             parts.append(re.escape(segment))
     return re.compile("/" + "/".join(parts), re.DOTALL)
+
+
+def decode_path(raw_path: str) -> str:
+    """A request path as API Gateway's HTTP API routes it and hands it on (`rawPath`): percent-decoded once.
+    Everything that matches paths (the local gateway, the fallback) matches this form, so an encoded spelling
+    of a served path reaches the route that serves it."""
+    return unquote(raw_path, errors="replace")
 
 
 def match_route(path: str) -> str | None:

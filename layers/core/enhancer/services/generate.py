@@ -3,22 +3,22 @@ images, settle — and on any failure give the charge back and remove what this 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from enhancer.domain.enhancement import check_entitlements, cost_tenths, parse_options
 from enhancer.domain.errors import Forbidden, ProviderFailed, ValidationFailed
+from enhancer.domain.guest_limits import GuestBudgetReached, SpendCap, guest_caps
 from enhancer.domain.identity import Identity
 from enhancer.domain.image_checks import MAX_IMAGE_BYTES, sniff_type
 from enhancer.domain.image_keys import ImageCategory, new_image_key, parse_image_key
 from enhancer.domain.models import ModelSpec, find_model
 from enhancer.domain.plans import Entitlements, entitlements_for
 from enhancer.domain.quota import Reservation
-from enhancer.domain.rate_limits import NEW_GUEST_ALLOWANCES_PER_IP
 from enhancer.observability import logger, metrics
-from enhancer.services.ports import Counters, ImageChecker, ImageStore, Ledger, Provider, SourceImage
-from enhancer.services.rate_limiting import enforce
+from enhancer.services.ports import ImageChecker, ImageStore, Ledger, Provider, SourceImage
 
 SOURCE_URL_SECONDS = 900  # long enough for a remote model to fetch the original, short enough not to matter
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -43,13 +43,21 @@ class GenerateResult:
 
 
 @dataclass(frozen=True, slots=True)
+class GuestBounds:
+    """How far guests may spend together (README: Plans, cost and credits)."""
+
+    per_ip_per_hour: int
+    per_day: int
+
+
+@dataclass(frozen=True, slots=True)
 class GenerateDeps:
     ledger: Ledger
-    counters: Counters
     store: ImageStore
     check_image: ImageChecker
     provider: Callable[[], Provider]  # built lazily: a misconfigured provider must fail before any charge
     max_pixels: int
+    guest_bounds: GuestBounds
 
 
 def _model(name: str | None) -> ModelSpec:
@@ -90,10 +98,7 @@ def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, d
     header = deps.check_image(data, max_pixels=deps.max_pixels)
     provider = deps.provider()
 
-    reservation = deps.ledger.reserve(
-        charge_id=str(uuid.uuid4()), owner_type=identity.owner_type.value, owner_key=identity.owner_key,
-        user_id=identity.user.id if identity.user else None, cost_tenths=cost_tenths(options),
-        entitlements=entitlements, admit_new_window=_new_guest_allowance_gate(request, identity, deps))
+    reservation = _reserve(request, identity, deps, cost_tenths(options), entitlements)
     stored_here: list[str] = []
     try:
         # The checked bytes go to a key of our own, also for an upload: the client's presigned form stays
@@ -125,13 +130,20 @@ def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, d
                           result_key=result_key, reservation=reservation)
 
 
-def _new_guest_allowance_gate(request: GenerateRequest, identity: Identity,
-                              deps: GenerateDeps) -> Callable[[], None] | None:
-    """A guest's first enhancement of a day opens a free allowance; guests on one IP may open only so many."""
-    if identity.user is not None:
-        return None
-    return lambda: enforce(deps.counters, NEW_GUEST_ALLOWANCES_PER_IP, request.client_ip, "guests",
-                           path="/api/ai-image/generate")
+def _reserve(request: GenerateRequest, identity: Identity, deps: GenerateDeps, cost: int,
+             entitlements: Entitlements) -> Reservation:
+    caps: tuple[SpendCap, ...] = () if identity.user is not None else guest_caps(
+        request.client_ip, time.time(), per_ip_per_hour=deps.guest_bounds.per_ip_per_hour,
+        per_day=deps.guest_bounds.per_day)
+    try:
+        return deps.ledger.reserve(
+            charge_id=str(uuid.uuid4()), owner_type=identity.owner_type.value, owner_key=identity.owner_key,
+            user_id=identity.user.id if identity.user else None, cost_tenths=cost, entitlements=entitlements,
+            caps=caps)
+    except GuestBudgetReached:
+        logger.warning("guest_budget_exhausted", extra={"limit": deps.guest_bounds.per_day})
+        metrics.add_metric(name="guest_budget_exhausted", unit="Count", value=1)
+        raise
 
 
 def _delete_quietly(store: ImageStore, key: str) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from enhancer.adapters.s3_store import ObjectInfo, StoredObject
 from enhancer.adapters.sql.sqlite import AccountRecord
 from enhancer.domain.enhancement import EnhanceOptions
+from enhancer.domain.guest_limits import SpendCap
 from enhancer.domain.image_checks import ImageHeader
 from enhancer.domain.models import ModelSpec
 from enhancer.domain.plans import Entitlements
@@ -69,8 +70,8 @@ class Provider(Protocol):
 
 class Ledger(Protocol):
     def reserve(self, *, charge_id: str, owner_type: str, owner_key: str, user_id: str | None,
-                cost_tenths: int, entitlements: Entitlements, now: float | None = None,
-                admit_new_window: Callable[[], None] | None = None) -> Reservation: ...
+                cost_tenths: int, entitlements: Entitlements, caps: Sequence[SpendCap] = (),
+                now: float | None = None) -> Reservation: ...
 
     def settle(self, reservation: Reservation) -> None: ...
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from enhancer.domain.errors import MethodNotAllowed, NotFound
+from enhancer.http.requests import routed_path
 from enhancer.http.route_table import allowed_methods
 
 router = APIRouter()
@@ -18,7 +19,7 @@ EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 @router.api_route("/{path:path}", methods=EVERY_METHOD)
 async def not_served(request: Request) -> Response:
-    allowed = allowed_methods(request.url.path)
-    if allowed:
+    allowed = allowed_methods(routed_path(request))
+    if allowed and request.method not in allowed:
         raise MethodNotAllowed(allowed)
     raise NotFound("Not found")

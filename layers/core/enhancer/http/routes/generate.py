@@ -16,7 +16,7 @@ from enhancer.http.identity import CurrentIdentity
 from enhancer.http.rate_limit import client_ip, rate_limit
 from enhancer.http.requests import form_or_json
 from enhancer.http.urls import image_url
-from enhancer.services.generate import GenerateDeps, GenerateRequest, generate
+from enhancer.services.generate import GenerateDeps, GenerateRequest, GuestBounds, generate
 
 router = APIRouter()
 
@@ -35,9 +35,10 @@ async def post_generate(request: Request, identity: CurrentIdentity) -> Response
     generate_request = GenerateRequest(model=fields.get("model"), fields=fields, image=image,
                                        upload_key=str(upload_key) if upload_key not in (None, "") else None,
                                        client_ip=client_ip(request))
-    generate_deps = GenerateDeps(ledger=deps.ledger(), counters=deps.counters(), store=deps.image_store(),
-                                 check_image=_check_image, provider=deps.provider,
-                                 max_pixels=settings.image_max_pixels)
+    generate_deps = GenerateDeps(ledger=deps.ledger(), store=deps.image_store(), check_image=_check_image,
+                                 provider=deps.provider, max_pixels=settings.image_max_pixels,
+                                 guest_bounds=GuestBounds(per_ip_per_hour=settings.guest_images_per_ip_per_hour,
+                                                          per_day=settings.guest_images_per_day))
     result = generate(generate_request, identity, generate_deps,
                       deadline=request_deadline(request, settings.generate_deadline_seconds))
     reservation = result.reservation

@@ -8,25 +8,22 @@ from starlette.responses import RedirectResponse, Response
 from enhancer.config import get_settings
 from enhancer.http import deps
 from enhancer.http.identity import identify
+from enhancer.http.requests import routed_path
 from enhancer.services.image_proxy import authorize, read_image
 
 router = APIRouter()
 PREFIX = "/r2-ai/"
 
 
-def _raw_key(request: Request) -> str:
-    """The key exactly as sent: API Gateway's rawPath, undecoded, so encoded tricks stay visible."""
-    event = request.scope.get("aws.event") or {}
-    raw_path = event.get("rawPath") or request.scope.get("raw_path") or request.url.path
-    if isinstance(raw_path, bytes):
-        raw_path = raw_path.decode("latin-1")
-    return raw_path[len(PREFIX):] if raw_path.startswith(PREFIX) else ""
+def _key(request: Request) -> str:
+    path = routed_path(request)
+    return path[len(PREFIX):] if path.startswith(PREFIX) else ""
 
 
 @router.api_route(PREFIX + "{key:path}", methods=["GET", "HEAD"])
 async def get_image(request: Request) -> Response:
     settings = get_settings()
-    image = authorize(_raw_key(request), lambda: identify(request))
+    image = authorize(_key(request), lambda: identify(request))
     reply = read_image(image, deps.image_store(), head_only=request.method == "HEAD",
                        if_none_match=request.headers.get("if-none-match"),
                        inline_max_bytes=settings.image_proxy_inline_max_bytes,

@@ -31,4 +31,4 @@ async def post_upload(request: Request, identity: CurrentIdentity) -> Response:
         "contentType": ticket.content_type,
         "maxBytes": ticket.max_bytes,
         "expiresAt": iso_utc(ticket.expires_at),
-    }, status=201, headers={"Cache-Control": "no-store"})
+    }, status=201)

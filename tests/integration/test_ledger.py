@@ -122,7 +122,8 @@ def test_the_ip_cap_counts_images_across_guest_ids_and_refuses_with_a_429(ledger
         ledger.reserve(charge_id="c3", owner_type="guest", owner_key="g3", user_id=None, cost_tenths=10,
                        entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
 
-    assert refused.value.details["scope"] == "guestIp" and refused.value.details["limit"] == 2
+    assert refused.value.details["scope"] == "guestIp"
+    assert (refused.value.details["used"], refused.value.details["limit"]) == (2, 2)
     assert 0 < refused.value.retry_after <= 3600
     assert [_cap_count(aws, cap) for cap in caps] == [2, 2]  # the refused charge took nothing
     assert _item(aws, daily_usage_key("guest", "g3")) is None
@@ -139,6 +140,7 @@ def test_the_days_guest_budget_refuses_with_a_403_asking_to_sign_in(ledger, aws)
                        entitlements=GUEST_ENTITLEMENTS, caps=other_ip, now=NOW)
 
     assert refused.value.details["scope"] == "guestBudget" and refused.value.details["signIn"] is True
+    assert (refused.value.details["used"], refused.value.details["limit"]) == (1, 1)
     assert _cap_count(aws, other_ip[0]) == 0  # the other IP's hour was given back
 
 

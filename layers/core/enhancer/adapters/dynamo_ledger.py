@@ -110,7 +110,7 @@ class DynamoLedger:
         from botocore.exceptions import ClientError
 
         if cap.limit <= 0:
-            raise cap_refusal(cap, now)
+            raise cap_refusal(cap, 0, now)
         try:
             self._client.update_item(
                 TableName=self._table, Key={"pk": {"S": cap_key(cap)}},
@@ -118,11 +118,12 @@ class DynamoLedger:
                 ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
                 ExpressionAttributeNames={"#count": "count", "#expires": "expiresAt"},
                 ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(cap.limit)},
-                                           ":expires": {"N": str(cap.window_end + CAP_TTL_GRACE_SECONDS)}})
+                                           ":expires": {"N": str(cap.window_end + CAP_TTL_GRACE_SECONDS)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except ClientError as error:
             if _error_code(error) != "ConditionalCheckFailedException":
                 raise
-            raise cap_refusal(cap, now) from None
+            raise cap_refusal(cap, _n(error.response.get("Item"), "count") or 0, now) from None
 
     def _truest_refusal(self, caps: list[SpendCap], daily_key: str | None, monthly_key: str | None,
                         user_id: str | None, cost: int, entitlements: Entitlements,
@@ -143,8 +144,9 @@ class DynamoLedger:
             "Keys": [{"pk": {"S": key}} for key in keys], "ConsistentRead": True}})
         items = {item["pk"]["S"]: item for item in response.get("Responses", {}).get(self._table, [])}
         for cap in caps:
-            if (_n(items.get(cap_key(cap)), "count") or 0) >= cap.limit:
-                return cap_refusal(cap, now)
+            used = _n(items.get(cap_key(cap)), "count") or 0
+            if used >= cap.limit:
+                return cap_refusal(cap, used, now)
         if daily_key:
             day = items.get(daily_key)
             reset_at, used = _n(day, "resetAt"), _n(day, "count") or 0

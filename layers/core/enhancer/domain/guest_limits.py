@@ -43,22 +43,23 @@ def guest_caps(client_ip: str, now: float, *, per_ip_per_hour: int, per_day: int
 class GuestsOfIpCapReached(RateLimited):
     """429: the guests behind this IP have had their enhancements for the hour."""
 
-    def __init__(self, cap: SpendCap, now: float) -> None:
+    def __init__(self, cap: SpendCap, used: int, now: float) -> None:
         super().__init__(max(1, math.ceil(cap.window_end - now)))
         self.message = ("Free enhancements from this network are used up for the hour; "
                         "sign in to continue, or retry later")
-        self.details = {"scope": "guestIp", "limit": cap.limit, "resetAt": iso_utc(cap.window_end),
+        self.details = {"scope": "guestIp", "used": used, "limit": cap.limit, "resetAt": iso_utc(cap.window_end),
                         "signIn": True}
 
 
 class GuestBudgetReached(Forbidden):
     """403: every guest together has had the day's free enhancements; only signed-in users go on."""
 
-    def __init__(self, cap: SpendCap) -> None:
+    def __init__(self, cap: SpendCap, used: int) -> None:
         super().__init__("Free guest enhancements are used up for today; sign in to continue",
-                         details={"scope": "guestBudget", "limit": cap.limit, "resetAt": iso_utc(cap.window_end),
-                                  "signIn": True})
+                         details={"scope": "guestBudget", "used": used, "limit": cap.limit,
+                                  "resetAt": iso_utc(cap.window_end), "signIn": True})
 
 
-def cap_refusal(cap: SpendCap, now: float) -> RateLimited | Forbidden:
-    return GuestsOfIpCapReached(cap, now) if cap.name == PER_IP else GuestBudgetReached(cap)
+def cap_refusal(cap: SpendCap, used: int, now: float) -> RateLimited | Forbidden:
+    """The refusal of a charge that found `used` of the cap's `limit` taken."""
+    return GuestsOfIpCapReached(cap, used, now) if cap.name == PER_IP else GuestBudgetReached(cap, used)

@@ -17,14 +17,19 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-from enhancer.http.security import HTML_CONTENT_SECURITY_POLICY
+from enhancer.domain.errors import MethodNotAllowed
+from enhancer.http.route_table import allowed_methods, decode_path
+from enhancer.http.security import HTML_CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 from local.events import LambdaContext, http_event, response_parts
 from local.template import HttpRoute
 
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024  # request and response, encoding included
 MAX_DRAINED_BODY = 64 * 1024 * 1024
+SERVED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # what the API can route
+WEB_ROOT_METHODS = ("GET", "HEAD")  # what every path outside the API serves
+ERROR_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}  # other 4xx: validation_error
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
@@ -71,16 +76,17 @@ class Router:
     def __init__(self, routes: list[HttpRoute]) -> None:
         self._routes = sorted((_compile(r) for r in routes), key=lambda c: c.rank)
 
-    def match(self, method: str, raw_path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+    def match(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+        """The route for a path already decoded (`decode_path`); its parameters are parts of it, not decoded again."""
         for compiled in self._routes:
             route = compiled.route
             if route.method not in ("ANY", method):
                 continue
             if compiled.pattern is None:
                 return route, {}
-            found = compiled.pattern.fullmatch(raw_path)
+            found = compiled.pattern.fullmatch(path)
             if found:
-                return route, {k: unquote(v) for k, v in found.groupdict().items()}
+                return route, found.groupdict()
         return None
 
 
@@ -95,14 +101,17 @@ class Gateway:
             "connect-src 'self' https:", f"connect-src 'self' https: {upload_origin}") if upload_origin \
             else HTML_CONTENT_SECURITY_POLICY
 
-    def static_file(self, method: str, raw_path: str) -> Path | None:
-        if self.web_root is None or method not in ("GET", "HEAD") or raw_path.startswith(("/api/", "/r2-ai/")):
+    def static_file(self, method: str, path: str) -> Path | None:
+        """The file under the web root a decoded path names, or None (then the path is routed)."""
+        if self.web_root is None or method not in WEB_ROOT_METHODS or path.startswith(("/api/", "/r2-ai/")):
             return None
-        relative = unquote(raw_path).lstrip("/") or "index.html"
-        candidate = (self.web_root / relative).resolve()
-        if candidate.is_dir():
-            candidate = candidate / "index.html"
-        if not candidate.is_relative_to(self.web_root) or not candidate.is_file():
+        try:
+            candidate = (self.web_root / (path.lstrip("/") or "index.html")).resolve()
+            if candidate.is_dir():
+                candidate = candidate / "index.html"
+            if not candidate.is_relative_to(self.web_root) or not candidate.is_file():
+                return None
+        except (OSError, ValueError):  # a NUL byte, a name too long: no file can have it
             return None
         return candidate
 
@@ -122,13 +131,12 @@ class _BadFraming(Exception):
         self.status, self.message = status, message
 
 
-def _envelope(status: int, error_type: str, message: str) -> bytes:
+def _envelope(status: int, message: str) -> bytes:
+    error_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "validation_error")
     return json.dumps({"success": False, "error": {"type": error_type, "message": message}}).encode()
 
 
 def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTPRequestHandler]:
-    from enhancer.http.security import SECURITY_HEADERS
-
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "enhancer-local"
@@ -137,16 +145,38 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             """Silenced: `_handle` writes one line per request with the function and the timing."""
 
+        def __getattr__(self, name: str) -> Any:
+            # Every method reaches _handle, which answers the API's 405 where the standard library would send
+            # its own 501 page for a method without a do_* of its own.
+            if name.startswith("do_"):
+                return self._handle
+            raise AttributeError(name)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """The standard library's own refusals (414, 431, a bad request line) as the API's envelope with
+            the security headers, instead of its bare HTML page; it closes the connection after them."""
+            if self.request_version == "HTTP/0.9":  # the version could not be read: answer HTTP/1.1 all the same
+                self.request_version = self.protocol_version
+            self.close_connection = True
+            self._error(code, message or self.responses.get(code, ("Error",))[0])
+
         def _send(self, status: int, headers: list[tuple[str, str]], body: bytes, head: bool = False) -> None:
+            """Every answer, a function's or the gateway's own: the security headers (and the CSP on HTML) are
+            added where it has none of its own, as the functions' middleware does."""
+            given = {name.lower(): value for name, value in headers}
+            added = [(name, value) for name, value in SECURITY_HEADERS if name.lower() not in given]
+            if given.get("content-type", "").startswith("text/html") and "content-security-policy" not in given:
+                added.append(("Content-Security-Policy", gateway.html_policy))
             self.send_response(status)
-            names = {name.lower() for name, _ in headers}
-            for name, value in headers:
+            for name, value in [*headers, *added]:
                 if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                     self.send_header(name, value)
-            if "content-length" in names and head:
-                self.send_header("Content-Length", {n.lower(): v for n, v in headers}["content-length"])
+            if "content-length" in given and head:
+                self.send_header("Content-Length", given["content-length"])
             else:
                 self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             if not head and body:
                 self.wfile.write(body)
@@ -176,39 +206,44 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
                 return None
             return self.rfile.read(length) if length else b""
 
+        def _error(self, status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+            self._send(status, [("Content-Type", "application/json"), *headers], _envelope(status, message),
+                       head=self.command == "HEAD")
+
         def _too_large(self) -> None:
-            message = ("Request body too large: a Lambda function accepts at most 6 MB including base64 encoding "
-                       "(about 4.5 MB of image). Upload large images with POST /api/ai-image/uploads and send "
-                       "the returned uploadKey instead.")
-            self._send(413, [("Content-Type", "application/json"), *SECURITY_HEADERS],
-                       _envelope(413, "payload_too_large", message))
+            self._error(413, "Request body too large: a Lambda function accepts at most 6 MB including base64 "
+                        "encoding (about 4.5 MB of image). Upload large images with POST /api/ai-image/uploads "
+                        "and send the returned uploadKey instead.")
 
         def _handle(self) -> None:
             started = time.perf_counter()
-            method = self.command.upper()
+            method = self.command  # case-sensitive, as HTTP methods are: "get" is not GET
             target = urlsplit(self.path)
-            raw_path, raw_query = target.path or "/", target.query
+            # API Gateway decodes the path once, before routing, and hands the functions that form (rawPath):
+            # files, routes, path parameters and the event all see this and nothing decodes it again.
+            path, raw_query = decode_path(target.path or "/"), target.query
             try:
                 body = self._read_body()
             except _BadFraming as refused:
-                self._send(refused.status, [("Content-Type", "application/json"), *SECURITY_HEADERS],
-                           _envelope(refused.status, "validation_error", refused.message))
+                self._error(refused.status, refused.message)
                 return
             if body is None:
                 self._too_large()
                 return
-            if raw_path == "/_local/ready":
+            if method not in SERVED_METHODS:
+                refused = MethodNotAllowed(allowed_methods(path) or WEB_ROOT_METHODS)
+                self._error(refused.status, refused.message, tuple(refused.headers.items()))
+                return
+            if path == "/_local/ready":
                 self._send(200, [("Content-Type", "text/plain")], b"ready")
                 return
-            static = gateway.static_file(method, raw_path)
+            static = gateway.static_file(method, path)
             if static is not None:
                 content_type = mimetypes.guess_type(static.name)[0] or "application/octet-stream"
-                headers = [("Content-Type", content_type), ("Cache-Control", "no-cache"), *SECURITY_HEADERS]
-                if content_type == "text/html":
-                    headers.append(("Content-Security-Policy", gateway.html_policy))
-                self._send(200, headers, static.read_bytes(), head=method == "HEAD")
+                self._send(200, [("Content-Type", content_type), ("Cache-Control", "no-cache")], static.read_bytes(),
+                           head=method == "HEAD")
                 return
-            matched = gateway.router.match(method, raw_path)
+            matched = gateway.router.match(method, path)
             if matched is None:
                 self._send(404, [("Content-Type", "application/json")], b'{"message":"Not Found"}')
                 return
@@ -217,7 +252,7 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
             forwarded = {"x-forwarded-proto": "http", "x-forwarded-for": self.client_address[0],
                          "x-forwarded-port": str(self.server.server_address[1])}
             headers = [(k, v) for k, v in self.headers.items() if k.lower() not in forwarded]
-            event = http_event(method=method, raw_path=raw_path, raw_query=raw_query, route_key=route.route_key,
+            event = http_event(method=method, raw_path=path, raw_query=raw_query, route_key=route.route_key,
                                headers=[*headers, *forwarded.items()], body=body, path_parameters=path_parameters,
                                source_ip=self.client_address[0])
             if len(json.dumps(event)) > LAMBDA_PAYLOAD_LIMIT:
@@ -237,14 +272,17 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
             self._send(status, headers, payload, head=method == "HEAD")
             if not quiet:
                 elapsed = (time.perf_counter() - started) * 1000
-                sys.stderr.write(f"[gateway] {method} {raw_path} -> {route.function_id} {status} {elapsed:.1f} ms\n")
-
-        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
+                sys.stderr.write(f"[gateway] {method} {path} -> {route.function_id} {status} {elapsed:.1f} ms\n")
 
     return RequestHandler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of parallel clients overflows it, their SYNs are dropped
+    # and they stall on retransmits or are reset. The kernel caps this at net.core.somaxconn.
+    request_queue_size = 1024
+
+
 def serve(gateway: Gateway, host: str, port: int, quiet: bool = False) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), make_request_handler(gateway, quiet))
-    server.daemon_threads = True
-    return server
+    return _Server((host, port), make_request_handler(gateway, quiet))

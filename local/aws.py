@@ -7,9 +7,12 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from local.s3_upload_gate import PostPolicyMiddleware
 from local.template import resource_properties
 
 REGION = "us-east-1"
+FAKE_ACCESS_KEY_ID = "testing"
+FAKE_SECRET_ACCESS_KEY = "testing"  # noqa: S105 - moto's well-known fake, never a real key
 
 
 def free_port() -> int:
@@ -29,7 +32,7 @@ class LocalAws:
 
 def use_fake_credentials() -> None:
     """moto accepts any credentials; real ones must never be picked up by accident."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    for name, value in {"AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
                         "AWS_SESSION_TOKEN": "testing", "AWS_REGION": REGION,
                         "AWS_DEFAULT_REGION": REGION}.items():
         os.environ[name] = value
@@ -71,19 +74,43 @@ def serialise_dynamodb() -> None:
     _dynamodb_serialised = True
 
 
+class MotoServer:
+    """What moto's ThreadedMotoServer does (its WSGI app, request handler, a thread), with the app wrapped in
+    PostPolicyMiddleware. ThreadedMotoServer builds its app inside its thread and offers no way to wrap it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        app = PostPolicyMiddleware(DomainDispatcherApplication(create_backend_app),
+                                   secret_for={FAKE_ACCESS_KEY_ID: FAKE_SECRET_ACCESS_KEY}.get, region=REGION)
+        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self.port = self._server.server_port
+        self._thread: Any = None
+
+    def start(self) -> None:
+        import threading
+
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join()
+        self._server.server_close()
+
+
 def start_moto() -> LocalAws:
     import logging
 
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call would drown the gateway's
     serialise_dynamodb()
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = MotoServer("127.0.0.1", 0)  # bound here, to a port of the system's choosing
     server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = f"http://127.0.0.1:{server.port}"
     # Step Functions inside moto calls other services through this port.
-    os.environ["MOTO_PORT"] = str(port)
+    os.environ["MOTO_PORT"] = str(server.port)
     _configure(endpoint)
     return LocalAws(endpoint=endpoint, server=server)
 

@@ -1,4 +1,4 @@
-"""DynamoDB round trips per generate request (DESIGN §9: at most 3 on the hot path), counted, not timed.
+"""DynamoDB round trips per generate request (docs/architecture.md §9: at most 3 on the hot path), counted, not timed.
 
 A worker interpreter runs the real GenerateFunction handler against moto (table and bucket built from
 template.yaml's definitions), with hooks on the handler's shared boto3 clients counting every API call
@@ -85,6 +85,7 @@ def measure(options: dict[str, Any]) -> dict[str, Any]:
     from moto import mock_aws
 
     from bench.inprocess import BUCKET, TABLE, context, load_handlers, migrate_database
+    from enhancer import bootstrap
     from enhancer.adapters.aws import aws_client
     from enhancer.adapters.dynamo_counters import daily_usage_key, monthly_usage_key
     from enhancer.adapters.sql.sqlite import SqliteAccounts
@@ -93,7 +94,6 @@ def measure(options: dict[str, Any]) -> dict[str, Any]:
     from enhancer.domain.identity import guest_owner_key
     from enhancer.domain.plans import OwnerType, entitlements_for, parse_plan
     from enhancer.domain.usage import DAILY_WINDOW_SECONDS, TENTHS_PER_CREDIT
-    from enhancer.http import deps
     from local.aws import create_bucket, create_table, serialise_dynamodb
 
     migrate_database()
@@ -111,7 +111,7 @@ def measure(options: dict[str, Any]) -> dict[str, Any]:
         setup_dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_table(setup_dynamodb, TABLE)
         create_bucket(boto3.client("s3", region_name=REGION), BUCKET)
-        deps.reset()
+        bootstrap.reset()
         instrument()
         handler = load_handlers("GenerateFunction")["GenerateFunction"]
 
@@ -154,7 +154,7 @@ def measure(options: dict[str, Any]) -> dict[str, Any]:
         setup_dynamodb.put_item(TableName=TABLE, Item={  # an open daily window, as a first request would leave it
             "pk": {"S": daily_usage_key("user", payer.user_id)}, "count": {"N": "1"},
             "resetAt": {"N": str(now + DAILY_WINDOW_SECONDS)}, "expiresAt": {"N": str(now + 2 * DAILY_WINDOW_SECONDS)}})
-        deps.ledger().add_credit_pack(payer.user_id, "cs_bench", 50, now - 60, now + 86_400)
+        bootstrap.ledger().add_credit_pack(payer.user_id, "cs_bench", 50, now - 60, now + 86_400)
         count("credits", "Signed-in user past the monthly allowance, paid from a credit pack", payer_cookies, 200)
 
         # A provider failure: Replicate answers 500, the charge is given back and the original removed.
@@ -162,7 +162,7 @@ def measure(options: dict[str, Any]) -> dict[str, Any]:
         handler(generate_event({"model": "real-esrgan"}, image, failing), context("GenerateFunction"))  # opens
         os.environ.update({"ENHANCER_PROVIDER": "replicate", "REPLICATE_API_TOKEN": "r8_bench_token",
                            "REPLICATE_BASE_URL": REPLICATE})
-        deps.reset()  # settings and provider re-read; the clients are dropped too, so instrument them again
+        bootstrap.reset()  # settings and provider re-read; the clients are dropped too, so instrument them again
         instrument()
         with respx.mock(assert_all_mocked=True, assert_all_called=True) as mock:
             mock.post(f"{REPLICATE}/v1/predictions").respond(500, json={"detail": "bench: upstream failure"})

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from enhancer import bootstrap
 from enhancer.config import get_settings
 from enhancer.domain.errors import NotFound
 from enhancer.domain.plans import Plan
-from enhancer.http import deps
 from enhancer.http.app import lambda_handler
 from enhancer.http.cookies import SESSION_COOKIES, SESSION_MAX_AGE, cookie_header, queue_cookie
 from enhancer.http.envelope import success
@@ -28,7 +28,7 @@ class DevLogin(BaseModel):
 async def dev_login(body: DevLogin, request: Request) -> Response:
     if not get_settings().is_development:
         raise NotFound("Not found")
-    accounts = deps.accounts()
+    accounts = bootstrap.accounts()
     account = accounts.upsert_user(body.email, body.plan.value)
     session_id = accounts.create_session(account.user_id, int(time.time()) + SESSION_MAX_AGE)
     secure = request.url.scheme == "https"

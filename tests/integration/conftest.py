@@ -13,10 +13,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from enhancer import bootstrap
 from enhancer.adapters.sql.migrate import apply_migrations
 from enhancer.adapters.sql.sqlite import SqliteAccounts, connect
 from enhancer.domain.identity import guest_cookie_value, guest_owner_key
-from enhancer.http import deps
 from local.aws import create_bucket, create_table, serialise_dynamodb
 from local.events import LambdaContext, response_parts
 from local.gateway import load_handler
@@ -77,9 +77,9 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.setenv(name, value)
     for name in ("OWNER_KEY_SECRET_PARAMETER", "ALLOWED_ORIGINS", "IMAGE_PROXY_INLINE_MAX_BYTES"):
         monkeypatch.delenv(name, raising=False)
-    deps.reset()
+    bootstrap.reset()
     yield db_path
-    deps.reset()
+    bootstrap.reset()
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 import respx
 from PIL import Image
 
+from enhancer import bootstrap
 from enhancer.adapters.dynamo_counters import credits_key, daily_usage_key, monthly_usage_key
 from enhancer.domain.clock import month_key
-from enhancer.http import deps
 from tests.integration.conftest import (
     BUCKET,
     TABLE,
@@ -41,7 +41,7 @@ def provider(monkeypatch):
         monkeypatch.setenv("ENHANCER_PROVIDER", name)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        deps.reset()
+        bootstrap.reset()
 
     use("echo")
     return use
@@ -152,7 +152,7 @@ def test_a_pro_user_pays_2_5_for_scale_4_with_face_enhance(invoke, aws, accounts
 
 def _grant(user_id: str, tenths: int) -> None:
     now = int(time.time())
-    deps.ledger().add_credit_pack(user_id, "cs_test", tenths, now - 60, now + 86400)
+    bootstrap.ledger().add_credit_pack(user_id, "cs_test", tenths, now - 60, now + 86400)
 
 
 def test_past_the_allowance_credits_pay_and_without_them_it_is_403_monthly(invoke, aws, accounts):
@@ -277,7 +277,7 @@ def test_production_without_a_token_is_503_and_charges_nothing(invoke, aws, monk
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("ENHANCER_PROVIDER", "auto")
     monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
-    deps.reset()
+    bootstrap.reset()
 
     reply = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}))
 
@@ -359,7 +359,7 @@ def test_uploads_accept_only_images(invoke, aws):
 
 def test_models_lists_the_registry_and_the_flags(invoke, aws, monkeypatch):
     monkeypatch.setenv("PUBLIC_ENABLE_CREDITS_CTA", "0")
-    deps.reset()
+    bootstrap.reset()
 
     reply = invoke("ModelsFunction", load_event("usage-get", path="/api/ai-image/models"))
 
@@ -429,7 +429,7 @@ def test_guests_on_one_ip_get_at_most_the_hours_enhancements_whatever_their_cook
     import uuid
 
     monkeypatch.setenv("GUEST_IMAGES_PER_IP_PER_HOUR", "4")
-    deps.reset()
+    bootstrap.reset()
     returning = {"guest_id": GUEST}
     first = [invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies=returning)) for _ in range(2)]
     # A made-up guest id every time, as a client dodging the per-guest allowance would send.
@@ -458,7 +458,7 @@ def test_past_the_days_guest_budget_guests_are_asked_to_sign_in_and_it_is_counte
     from enhancer.observability import logger
 
     monkeypatch.setenv("GUEST_IMAGES_PER_DAY", "2")
-    deps.reset()
+    bootstrap.reset()
     previous = logger.registered_handler.setStream(sys.stdout)
     try:
         replies = [invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies={"guest_id": guest},

@@ -162,10 +162,10 @@ def test_a_stored_non_image_is_never_rendered_inline(invoke, aws):
 
 
 def test_a_body_too_large_for_lambda_redirects_to_a_short_lived_presigned_url(invoke, aws, monkeypatch):
-    from enhancer.http import deps
+    from enhancer import bootstrap
 
     monkeypatch.setenv("IMAGE_PROXY_INLINE_MAX_BYTES", "100")
-    deps.reset()
+    bootstrap.reset()
     key = "ai-enhancer/uploads/guest/x/big.png"
     _store(aws, key)
 

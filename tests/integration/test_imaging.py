@@ -1,4 +1,4 @@
-"""Pillow behind the image checks: uploads are fully decoded, and the PNG helpers (DESIGN §6).
+"""Pillow behind the image checks: uploads are fully decoded, and the PNG helpers (docs/architecture.md §6).
 
 Files are built here with Pillow and zlib and then damaged on purpose; no binary fixtures. Among the
 damaged files are some Pillow decodes without complaint; those tests assert what Pillow really does, so a

@@ -96,14 +96,14 @@ def test_guest_jobs_are_allowed_and_must_not_carry_a_user(database):
 
 
 def test_the_migration_function_applies_then_checks(tmp_path, monkeypatch):
-    from enhancer.http import deps
+    from enhancer import bootstrap
     from local.events import LambdaContext
     from local.gateway import load_handler
     from local.template import ROOT
 
     monkeypatch.setenv("ENVIRONMENT", "development")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'efs.db'}")
-    deps.reset()
+    bootstrap.reset()
     handler = load_handler(ROOT / "functions" / "migrate", "app.handler", "MigrateFunction")
 
     check_only = handler({"apply": False}, LambdaContext("MigrateFunction", "r1"))
@@ -113,4 +113,4 @@ def test_the_migration_function_applies_then_checks(tmp_path, monkeypatch):
     assert check_only["ok"] is False and check_only["applied"] == []
     assert applied == {"ok": True, "applied": [m.name for m in migrations()], "problems": []}
     assert again == {"ok": True, "applied": [], "problems": []}
-    deps.reset()
+    bootstrap.reset()

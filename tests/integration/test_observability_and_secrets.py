@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from enhancer import bootstrap
 from enhancer.domain.identity import guest_cookie_value, guest_owner_key
-from enhancer.http import deps
 from tests.integration.conftest import guest_cookie, load_event
 
 GUEST_ID = "0d9c8b7a-6f5e-4d3c-9b2a-1f0e9d8c7b6a"
@@ -55,7 +55,7 @@ def test_the_owner_key_secret_is_read_from_ssm(invoke, aws, monkeypatch):
     monkeypatch.delenv("OWNER_KEY_SECRET")
     monkeypatch.setenv("OWNER_KEY_SECRET_PARAMETER", "/enhancer/test/owner-key-secret")
     monkeypatch.setenv("ENVIRONMENT", "production")
-    deps.reset()
+    bootstrap.reset()
 
     cookie = guest_cookie_value(secret.encode(), GUEST_ID)
     reply = invoke("UsageFunction", load_event("usage-get", cookies={"guest_id": cookie}))
@@ -70,7 +70,7 @@ def test_the_owner_key_secret_is_read_from_ssm(invoke, aws, monkeypatch):
 def test_a_missing_ssm_secret_is_a_503_not_a_leak(invoke, aws, monkeypatch):
     monkeypatch.delenv("OWNER_KEY_SECRET")
     monkeypatch.setenv("OWNER_KEY_SECRET_PARAMETER", "/enhancer/test/absent")
-    deps.reset()
+    bootstrap.reset()
 
     reply = invoke("UsageFunction", load_event("usage-get"))
 

@@ -99,10 +99,10 @@ def test_the_upload_route_hands_out_a_sigv4_form(invoke, aws):
 
 
 def test_the_proxy_redirects_large_images_to_a_sigv4_url(invoke, aws, monkeypatch):
-    from enhancer.http import deps
+    from enhancer import bootstrap
 
     monkeypatch.setenv("IMAGE_PROXY_INLINE_MAX_BYTES", "100")
-    deps.reset()
+    bootstrap.reset()
     key = "ai-enhancer/uploads/guest/x/big.png"
     aws.s3.put_object(Bucket="enhancer-test-images", Key=key, Body=b"\x89PNG" + b"0" * 400, ContentType="image/png")
 

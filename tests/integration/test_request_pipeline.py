@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from enhancer.http import deps
+from enhancer import bootstrap
 from local.events import LambdaContext, response_parts
 from local.gateway import load_handler
 from local.template import ROOT
@@ -21,7 +21,7 @@ def dev_login(aws, accounts, monkeypatch):
         monkeypatch.setenv("ENVIRONMENT", environment)
         if allowed_origins:
             monkeypatch.setenv("ALLOWED_ORIGINS", allowed_origins)
-        deps.reset()
+        bootstrap.reset()
         handler = load_handler(ROOT / "local", "dev_login.handler", f"DevLogin_{environment}")
         return lambda event: Reply(*response_parts(handler(event, LambdaContext("DevLogin", "req"))))
 

@@ -194,10 +194,10 @@ def test_rate_window_items_carry_a_ttl(invoke, aws):
 
 
 def test_dynamodb_failure_is_a_503_with_headers(invoke, aws, monkeypatch):
-    from enhancer.http import deps
+    from enhancer import bootstrap
 
     monkeypatch.setenv("TABLE_NAME", "no-such-table")
-    deps.reset()
+    bootstrap.reset()
 
     reply = invoke("UsageFunction", load_event("usage-get"))
 
@@ -208,10 +208,10 @@ def test_dynamodb_failure_is_a_503_with_headers(invoke, aws, monkeypatch):
 
 
 def test_unexpected_failure_is_a_500_envelope_without_internals(invoke, aws, monkeypatch, tmp_path):
-    from enhancer.http import deps
+    from enhancer import bootstrap
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}")  # a directory: SQLite cannot open it
-    deps.reset()
+    bootstrap.reset()
 
     reply = invoke("UsageFunction", load_event("usage-get", cookies={"session_id": "abc"}))
 

@@ -1,4 +1,4 @@
-"""load_settings: every variable validated at start, each problem named (DESIGN §2, config.py)."""
+"""load_settings: every variable validated at start, each problem named (docs/architecture.md §2, config.py)."""
 
 from __future__ import annotations
 

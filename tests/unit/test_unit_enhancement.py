@@ -1,5 +1,5 @@
-"""One enhancement's options (README "Enhancing an image", DESIGN §4 and §6): parsed and range-checked against
-the model, checked against the plan, and priced in tenths of a credit."""
+"""One enhancement's options (README "Enhancing an image", docs/architecture.md §4 and §6): parsed and
+range-checked against the model, checked against the plan, and priced in tenths of a credit."""
 
 from __future__ import annotations
 
@@ -305,7 +305,7 @@ def test_the_first_bad_option_is_named_when_several_are_wrong() -> None:
 
 # --- check_entitlements -----------------------------------------------------------------------------------------
 
-# (owner, entitlements, scale 4 allowed, face_enhance allowed) — DESIGN §4.
+# (owner, entitlements, scale 4 allowed, face_enhance allowed) — docs/architecture.md §4.
 PLAN_CAPABILITIES = [
     ("guest", GUEST_ENTITLEMENTS, False, False),
     ("free", PLAN_ENTITLEMENTS[Plan.FREE], False, False),

@@ -1,4 +1,4 @@
-"""Origin check and CSRF double submit as pure functions over request headers (DESIGN §3)."""
+"""Origin check and CSRF double submit as pure functions over request headers (docs/architecture.md §3)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def test_opaque_or_non_http_origin_alone_is_refused(origin: str) -> None:
 
 @pytest.mark.parametrize("origin", ["null", "file://"])
 def test_opaque_origin_is_refused_even_with_a_same_origin_referer(origin: str) -> None:
-    # DESIGN §3: `Origin` (else `Referer`) — an Origin header that is present decides; a sandboxed or
+    # docs/architecture.md §3: `Origin` (else `Referer`) — an Origin header that is present decides; a sandboxed or
     # privacy-redirected request says `Origin: null` and must not pass on the strength of its Referer.
     headers = {"host": HOST, "origin": origin, "referer": "https://app.example.com/page"}
     assert check(headers) is not None

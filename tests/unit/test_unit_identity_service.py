@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from enhancer.adapters.sql.sqlite import AccountRecord
 from enhancer.domain.identity import guest_cookie_value, guest_id_from_cookie, guest_owner_key, is_valid_guest_id
 from enhancer.domain.plans import OwnerType, Plan
 from enhancer.services.identity import resolve_identity
+from enhancer.services.ports import AccountRecord
 
 SECRET = b"unit-test-owner-key-secret-0123456789abcdef"
 NOW = 1_716_000_000.0

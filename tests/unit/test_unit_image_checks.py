@@ -1,4 +1,4 @@
-"""Header-level image checks (DESIGN §6): type by magic bytes, size, dimensions, bombs, truncation.
+"""Header-level image checks (docs/architecture.md §6): type by magic bytes, size, dimensions, bombs, truncation.
 
 The files are real: encoded by Pillow in the test, then cut or patched byte by byte. Only the test builds
 them with Pillow; the module under test never decodes anything.

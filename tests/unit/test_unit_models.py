@@ -1,5 +1,5 @@
-"""The model registry (DESIGN §6, README "Enhancing an image"): slugs, the old slugs as aliases, pinned provider
-references and each model's options with their ranges."""
+"""The model registry (docs/architecture.md §6, README "Enhancing an image"): slugs, the old slugs as aliases,
+pinned provider references and each model's options with their ranges."""
 
 from __future__ import annotations
 

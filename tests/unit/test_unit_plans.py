@@ -1,4 +1,4 @@
-"""DESIGN §4: the entitlements table, guests, unknown plans and the effective-plan rule."""
+"""docs/architecture.md §4: the entitlements table, guests, unknown plans and the effective-plan rule."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from enhancer.domain.plans import (
 
 RESPONSE_KEYS = ["monthlyImages", "dailyBurstCap", "maxUpscale", "faceEnhance"]
 
-# (plan, monthlyImages, dailyBurstCap, maxUpscale, faceEnhance) — copied from DESIGN §4.
+# (plan, monthlyImages, dailyBurstCap, maxUpscale, faceEnhance) — the table in the README, "Plans, cost and credits".
 PLAN_ROWS = [
     (Plan.FREE, 30, 3, 2, False),
     (Plan.PRO, 300, 30, 4, True),

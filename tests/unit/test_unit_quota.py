@@ -1,5 +1,5 @@
-"""Quota and credit arithmetic (DESIGN §4): how a charge splits between the allowance and the credit packs, which
-packs pay (oldest first, never below zero), giving a charge back, pack expiry and the quota error."""
+"""Quota and credit arithmetic (docs/architecture.md §4): how a charge splits between the allowance and the credit
+packs, which packs pay (oldest first, never below zero), giving a charge back, pack expiry and the quota error."""
 
 from __future__ import annotations
 

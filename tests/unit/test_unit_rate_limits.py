@@ -1,4 +1,4 @@
-"""Fixed-window limiter arithmetic and the limiter table of DESIGN §3."""
+"""Fixed-window limiter arithmetic and the limiter table (docs/architecture.md §3)."""
 
 from __future__ import annotations
 

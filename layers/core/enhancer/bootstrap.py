@@ -1,4 +1,8 @@
-"""The adapters a function uses, built on first use and reused across invocations."""
+"""The composition root: the adapters a function uses, built on first use and reused across invocations.
+
+Only this module decides which adapter stands behind a port; the HTTP layer hands them to routes as
+dependencies (`enhancer.http.dependencies`), and tests replace them there or reset them here.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Everything counted lives in one DynamoDB table keyed by `pk`, with TTL on `expiresAt` (DESIGN §5)."""
+"""Everything counted lives in one DynamoDB table keyed by `pk`, with TTL on `expiresAt` (docs/architecture.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reserve, settle and give back the charge of one enhancement in DynamoDB (DESIGN §4).
+"""Reserve, settle and give back the charge of one enhancement in DynamoDB (docs/architecture.md §4).
 
 Every step is a conditional write, never a read-modify-write, so no concurrency can push an owner past the
 daily cap or the monthly allowance, or overdraw credits, nor guests past their caps. The common case of a

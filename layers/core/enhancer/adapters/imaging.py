@@ -1,4 +1,4 @@
-"""Pillow behind the image checks: a full decode of every upload (DESIGN §6).
+"""Pillow behind the image checks: a full decode of every upload (docs/architecture.md §6).
 
 Pillow is imported inside the functions so a handler importing this module does not pay for it at cold start.
 `verify_decodes` changes Pillow's process-wide `MAX_IMAGE_PIXELS` and `LOAD_TRUNCATED_IMAGES` for the duration

@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class ObjectInfo:
-    size: int
-    etag: str
-    content_type: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredObject:
-    info: ObjectInfo
-    body: Any  # a botocore StreamingBody; read() it or close() it
-
-    def read(self) -> bytes:
-        try:
-            return self.body.read()
-        finally:
-            self.body.close()
-
-    def discard(self) -> None:
-        self.body.close()
+from enhancer.services.ports import ObjectInfo, StoredObject
 
 
 def _is_missing(error: Exception) -> bool:

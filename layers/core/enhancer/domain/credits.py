@@ -1,4 +1,4 @@
-"""Credit packs (DESIGN §4): held in tenths of a credit, each with its own expiry."""
+"""Credit packs (docs/architecture.md §4): held in tenths of a credit, each with its own expiry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Error types the whole application raises; the HTTP layer maps each `type` to its status (DESIGN §3)."""
+"""Error types the whole application raises; the HTTP layer maps each `type` to its status (docs/architecture.md §3)."""
 
 from __future__ import annotations
 

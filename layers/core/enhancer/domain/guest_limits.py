@@ -1,4 +1,4 @@
-"""Guests cannot spend without bound (DESIGN §4).
+"""Guests cannot spend without bound (docs/architecture.md §4).
 
 A guest id costs nothing to replace, so per-guest allowances alone would give a client that drops its cookie a
 fresh free allowance every time, each a paid model run. Two caps are taken with every guest charge, beside the

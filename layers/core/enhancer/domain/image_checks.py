@@ -1,4 +1,4 @@
-"""What an uploaded image must be before anything is stored or charged (DESIGN §6, original API §6.1).
+"""What an uploaded image must be before anything is stored or charged (docs/architecture.md §6, original API §6.1).
 
 Pure: the bytes alone decide. The type comes from the magic bytes (the client's declared type is never
 trusted), the dimensions from the format's header, so a decompression bomb is refused before anything is

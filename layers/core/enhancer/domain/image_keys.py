@@ -1,4 +1,4 @@
-"""Storage keys of images and how the proxy decides who may read them (DESIGN §5)."""
+"""Storage keys of images and how the proxy decides who may read them (docs/architecture.md §5)."""
 
 from __future__ import annotations
 

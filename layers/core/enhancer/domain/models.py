@@ -1,4 +1,4 @@
-"""The model registry (DESIGN §6): stable slugs, labels, pinned provider references and the options each
+"""The model registry (docs/architecture.md §6): stable slugs, labels, pinned provider references and the options each
 model accepts, with their ranges. The old system's full Replicate slugs are accepted as aliases."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Plans, owners and entitlements (DESIGN §4): the one table every route reads."""
+"""Plans, owners and entitlements (docs/architecture.md §4): the one table every route reads."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Quota and credit arithmetic (DESIGN §4), pure: what a charge costs the plan and the credit packs."""
+"""Quota and credit arithmetic (docs/architecture.md §4), pure: what a charge costs the plan and the credit packs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fixed-window rate limits (DESIGN §3): the limiter table and the window arithmetic."""
+"""Fixed-window rate limits (docs/architecture.md §3): the limiter table and the window arithmetic."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Daily burst window and monthly allowance arithmetic (DESIGN §4), for reading usage."""
+"""Daily burst window and monthly allowance arithmetic (docs/architecture.md §4), for reading usage."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The JSON envelope of every API response (DESIGN §3)."""
+"""The JSON envelope of every API response (docs/architecture.md §3)."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from enhancer import bootstrap
 from enhancer.domain.identity import Identity
-from enhancer.http import deps
 from enhancer.http.cookies import GUEST_COOKIE, GUEST_COOKIE_MAX_AGE, SESSION_COOKIES, cookie_header, queue_cookie
 from enhancer.services.identity import resolve_identity
 
@@ -23,8 +23,8 @@ def identify(request: Request) -> Identity:
     identity = resolve_identity(
         session_ids=[request.cookies.get(name, "") for name in SESSION_COOKIES],
         guest_cookie=request.cookies.get(GUEST_COOKIE),
-        accounts=deps.accounts(),
-        secret=deps.owner_secret(),
+        accounts=bootstrap.accounts(),
+        secret=bootstrap.owner_secret(),
         now=time.time(),
     )
     if identity.issued_guest_cookie:

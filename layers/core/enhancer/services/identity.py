@@ -1,4 +1,4 @@
-"""Resolve the caller: a valid session makes a user, anything else a guest (DESIGN §3, Identity)."""
+"""Resolve the caller: a valid session makes a user, anything else a guest (docs/architecture.md §3, Identity)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Serve stored images: uploads to anyone, results to their owner only (DESIGN §5)."""
+"""Serve stored images: uploads to anyone, results to their owner only (docs/architecture.md §5)."""
 
 from __future__ import annotations
 

@@ -1,20 +1,56 @@
-"""The small interfaces services need from the outside world."""
+"""The small interfaces services need from the outside world, and the values they exchange.
+
+Adapters implement these and import them from here; nothing here imports an adapter. Domain types are imported
+for annotations only, so an adapter that needs a record type loads no more than this module.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from enhancer.adapters.s3_store import ObjectInfo, StoredObject
-from enhancer.adapters.sql.sqlite import AccountRecord
-from enhancer.domain.enhancement import EnhanceOptions
-from enhancer.domain.guest_limits import SpendCap
-from enhancer.domain.image_checks import ImageHeader
-from enhancer.domain.models import ModelSpec
-from enhancer.domain.plans import Entitlements
-from enhancer.domain.quota import Reservation
-from enhancer.domain.usage import UsageSnapshot
+if TYPE_CHECKING:
+    from enhancer.domain.enhancement import EnhanceOptions
+    from enhancer.domain.guest_limits import SpendCap
+    from enhancer.domain.image_checks import ImageHeader
+    from enhancer.domain.models import ModelSpec
+    from enhancer.domain.plans import Entitlements
+    from enhancer.domain.quota import Reservation
+    from enhancer.domain.usage import UsageSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    """A signed-in user as the account store holds it: `users.plan` and the newest active subscription."""
+
+    user_id: str
+    email: str
+    user_plan: str | None
+    subscription_plan: str | None = None
+    subscription_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    size: int
+    etag: str
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    info: ObjectInfo
+    body: Any  # a stream with read() and close(); read() it or discard() it
+
+    def read(self) -> bytes:
+        try:
+            return self.body.read()
+        finally:
+            self.body.close()
+
+    def discard(self) -> None:
+        self.body.close()
 
 
 class Accounts(Protocol):

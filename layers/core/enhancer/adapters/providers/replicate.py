@@ -1,7 +1,7 @@
 """Replicate over its HTTP API with httpx (no SDK): pinned versions, per-model input, deadline-bound calls.
 
 Nothing Replicate says reaches a client: upstream text goes to the `replicate_error` log (200 characters,
-presigned query strings removed); clients see one of a few fixed messages (DESIGN §6, original API §6.2).
+presigned query strings removed); clients see one of a few fixed messages (docs/architecture.md §6, original API §6.2).
 """
 
 from __future__ import annotations

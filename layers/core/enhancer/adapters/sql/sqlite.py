@@ -6,9 +6,9 @@ import secrets
 import sqlite3
 import threading
 import uuid
-from dataclasses import dataclass
 
 from enhancer.domain.plans import ACTIVE_SUBSCRIPTION_STATUSES
+from enhancer.services.ports import AccountRecord
 
 _ACTIVE = sorted(ACTIVE_SUBSCRIPTION_STATUSES)
 
@@ -24,15 +24,6 @@ LEFT JOIN subscriptions sub ON sub.id = (
   ORDER BY updated_at DESC, created_at DESC LIMIT 1)
 WHERE s.id = ?
 """  # noqa: S608
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRecord:
-    user_id: str
-    email: str
-    user_plan: str | None
-    subscription_plan: str | None = None
-    subscription_status: str | None = None
 
 
 def connect(path: str) -> sqlite3.Connection:

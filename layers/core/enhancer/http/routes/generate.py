@@ -5,12 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from enhancer.config import get_settings
 from enhancer.domain import rate_limits
 from enhancer.domain.clock import iso_utc
 from enhancer.domain.plans import free_limits
-from enhancer.http import deps
 from enhancer.http.deadline import request_deadline
+from enhancer.http.dependencies import ImageStoreDep, LedgerDep, ProviderFactoryDep, SettingsDep
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
 from enhancer.http.rate_limit import client_ip, rate_limit
@@ -28,15 +27,15 @@ def _check_image(data: bytes, *, max_pixels: int):
 
 
 @router.post("/api/ai-image/generate", dependencies=[rate_limit(rate_limits.AI_GENERATE)])
-async def post_generate(request: Request, identity: CurrentIdentity) -> Response:
-    settings = get_settings()
+async def post_generate(request: Request, identity: CurrentIdentity, ledger: LedgerDep, store: ImageStoreDep,
+                        provider: ProviderFactoryDep, settings: SettingsDep) -> Response:
     fields, image = await form_or_json(request)
     upload_key = fields.get("uploadKey")
     generate_request = GenerateRequest(model=fields.get("model"), fields=fields, image=image,
                                        upload_key=str(upload_key) if upload_key not in (None, "") else None,
                                        client_ip=client_ip(request))
-    generate_deps = GenerateDeps(ledger=deps.ledger(), store=deps.image_store(), check_image=_check_image,
-                                 provider=deps.provider, max_pixels=settings.image_max_pixels,
+    generate_deps = GenerateDeps(ledger=ledger, store=store, check_image=_check_image,
+                                 provider=provider, max_pixels=settings.image_max_pixels,
                                  guest_bounds=GuestBounds(per_ip_per_hour=settings.guest_images_per_ip_per_hour,
                                                           per_day=settings.guest_images_per_day))
     result = generate(generate_request, identity, generate_deps,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from enhancer.config import get_settings
-from enhancer.http import deps
+from enhancer.http.dependencies import ImageStoreDep, SettingsDep
 from enhancer.http.identity import identify
 from enhancer.http.requests import routed_path
 from enhancer.services.image_proxy import authorize, read_image
@@ -21,10 +20,9 @@ def _key(request: Request) -> str:
 
 
 @router.api_route(PREFIX + "{key:path}", methods=["GET", "HEAD"])
-async def get_image(request: Request) -> Response:
-    settings = get_settings()
+async def get_image(request: Request, store: ImageStoreDep, settings: SettingsDep) -> Response:
     image = authorize(_key(request), lambda: identify(request))
-    reply = read_image(image, deps.image_store(), head_only=request.method == "HEAD",
+    reply = read_image(image, store, head_only=request.method == "HEAD",
                        if_none_match=request.headers.get("if-none-match"),
                        inline_max_bytes=settings.image_proxy_inline_max_bytes,
                        presign_seconds=settings.image_proxy_presign_seconds)

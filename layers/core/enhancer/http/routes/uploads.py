@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from enhancer.config import get_settings
 from enhancer.domain import rate_limits
 from enhancer.domain.clock import iso_utc
-from enhancer.http import deps
+from enhancer.http.dependencies import ImageStoreDep, SettingsDep
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
 from enhancer.http.rate_limit import guest_rate_limit_by_ip, rate_limit
@@ -20,10 +19,10 @@ router = APIRouter()
 
 @router.post("/api/ai-image/uploads", dependencies=[rate_limit(rate_limits.AI_JOBS),
                                                    guest_rate_limit_by_ip(rate_limits.GUEST_UPLOADS_PER_IP)])
-async def post_upload(request: Request, identity: CurrentIdentity) -> Response:
+async def post_upload(request: Request, identity: CurrentIdentity, store: ImageStoreDep,
+                      settings: SettingsDep) -> Response:
     body = await json_object(request)
-    ticket = create_upload(identity, body.get("contentType"), body.get("size"), deps.image_store(),
-                           get_settings().upload_url_seconds)
+    ticket = create_upload(identity, body.get("contentType"), body.get("size"), store, settings.upload_url_seconds)
     return success({
         "uploadKey": ticket.upload_key,
         "url": ticket.url,

@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := libvulkan1 libomp5
 TEST_PACKAGES := chromium
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test setup system-deps test-deps lint lint-python lint-template build bench smoke lock migrate db-check clean
+.PHONY: dev test setup system-deps test-deps lint lint-python lint-types lint-template build bench smoke lock migrate db-check clean
 
 dev: setup ## set everything up, then serve the product at http://127.0.0.1:$${PORT:-8787}
 	$(PY) -m local
@@ -52,10 +52,13 @@ $(TOOLS)/.installed: requirements/tools.lock $(VENV)/.installed
 	$(UV) pip sync -q --python $(TOOLS)/bin/python requirements/tools.lock
 	touch $@
 
-lint: lint-python lint-template build
+lint: lint-python lint-types lint-template build
 
 lint-python: setup
 	$(VENV)/bin/ruff check .
+
+lint-types: setup ## mypy, strict, on the package every function ships (settings in pyproject.toml)
+	$(VENV)/bin/mypy
 
 lint-template: setup
 	$(TOOLS)/bin/cfn-lint template.yaml

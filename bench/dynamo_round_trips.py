@@ -87,8 +87,8 @@ def measure(options: dict[str, Any]) -> dict[str, Any]:
     from bench.inprocess import BUCKET, TABLE, context, load_handlers, migrate_database
     from enhancer import bootstrap
     from enhancer.adapters.aws import aws_client
-    from enhancer.adapters.dynamo_counters import daily_usage_key, monthly_usage_key
-    from enhancer.adapters.sql.sqlite import SqliteAccounts
+    from enhancer.adapters.dynamo_keys import daily_usage_key, monthly_usage_key
+    from enhancer.adapters.sql import open_accounts
     from enhancer.config import get_settings
     from enhancer.domain.clock import month_key
     from enhancer.domain.identity import guest_owner_key
@@ -138,7 +138,7 @@ def measure(options: dict[str, Any]) -> dict[str, Any]:
         count("first_of_window", "Guest, first request of a daily window (opens it)", guest, 200)
         count("steady_guest", "Guest, daily window open, within the allowance (hot path)", guest, 200)
 
-        accounts = SqliteAccounts(get_settings().sqlite_path)
+        accounts = open_accounts(get_settings().database_url)
         now = int(time.time())
         user = accounts.upsert_user("bench-user@example.com", "free")
         user_cookies = {"session_id": accounts.create_session(user.user_id, now + 3600)}

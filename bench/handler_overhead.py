@@ -148,9 +148,10 @@ def _is_coroutine_function(function: Any) -> bool:
 PHASES = (  # (label, module, attribute path); image checks are split into their two steps
     ("image checks: header + structure walk (inspect_image)", "enhancer.adapters.imaging", "inspect_image"),
     ("image checks: Pillow decode + PNG inflate (verify_decodes)", "enhancer.adapters.imaging", "verify_decodes"),
-    ("multipart body parsing (form_or_json)", "enhancer.http.routes.generate", "form_or_json"),
+    ("multipart body parsing (form_or_json)", "enhancer.http.routes.enhancement.generate", "form_or_json"),
     ("identity (cookie → owner key)", "enhancer.http.identity", "identify"),
-    ("rate limit UpdateItem (hit_rate_window)", "enhancer.adapters.dynamo_counters", "DynamoCounters.hit_rate_window"),
+    ("rate limit UpdateItem (hit_rate_window)", "enhancer.adapters.dynamo_counters",
+     "DynamoRateWindows.hit_rate_window"),
     ("reserve: daily + monthly UpdateItem (DynamoLedger.reserve)", "enhancer.adapters.dynamo_ledger",
      "DynamoLedger.reserve"),
     ("S3 PutObject × 2 (S3ImageStore.put)", "enhancer.adapters.s3_store", "S3ImageStore.put"),

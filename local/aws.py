@@ -84,7 +84,10 @@ class MotoServer:
 
         app = PostPolicyMiddleware(DomainDispatcherApplication(create_backend_app),
                                    secret_for={FAKE_ACCESS_KEY_ID: FAKE_SECRET_ACCESS_KEY}.get, region=REGION)
-        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        class Handler(MotoRequestHandler):  # type: ignore[misc, valid-type]
+            timeout = 60  # a client that stalls mid-upload must not hold a thread forever (as in local/gateway.py)
+
+        self._server = make_server(host, port, app, threaded=True, request_handler=Handler)
         self.port = self._server.server_port
         self._thread: Any = None
 

@@ -12,7 +12,7 @@ from enhancer import bootstrap
 from enhancer.config import get_settings
 from enhancer.domain.errors import NotFound
 from enhancer.domain.plans import Plan
-from enhancer.http.app import lambda_handler
+from enhancer.entrypoints import http_handler
 from enhancer.http.cookies import SESSION_COOKIES, SESSION_MAX_AGE, cookie_header, queue_cookie
 from enhancer.http.envelope import success
 
@@ -40,4 +40,4 @@ async def dev_login(body: DevLogin, request: Request) -> Response:
     return success({"user": {"id": account.user_id, "email": account.email, "plan": account.user_plan}})
 
 
-handler = lambda_handler(router)
+handler = http_handler(router)

@@ -7,7 +7,6 @@ import asyncio
 import importlib.util
 import json
 import mimetypes
-import re
 import sys
 import time
 import traceback
@@ -20,7 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from enhancer.domain.errors import MethodNotAllowed
-from enhancer.http.route_table import allowed_methods, decode_path
+from enhancer.http.envelope import error_headers, error_type_for, http_status
+from enhancer.http.route_table import PathTemplate, allowed_methods, decode_path, path_template
 from enhancer.http.security import HTML_CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 from local.events import LambdaContext, http_event, response_parts
 from local.template import HttpRoute
@@ -29,7 +29,6 @@ LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024  # request and response, encoding include
 MAX_DRAINED_BODY = 64 * 1024 * 1024
 SERVED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # what the API can route
 WEB_ROOT_METHODS = ("GET", "HEAD")  # what every path outside the API serves
-ERROR_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}  # other 4xx: validation_error
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
@@ -49,27 +48,17 @@ def load_handler(code_uri: Path, handler: str, function_id: str) -> Handler:
 @dataclass(frozen=True)
 class CompiledRoute:
     route: HttpRoute
-    pattern: re.Pattern[str] | None
+    template: PathTemplate | None  # None: `$default`
     rank: tuple[int, int, int]
 
 
 def _compile(route: HttpRoute) -> CompiledRoute:
     if route.path == "$default":
         return CompiledRoute(route, None, (9, 0, 0))
-    parts, greedy, params = [], 0, 0
-    for segment in route.path.strip("/").split("/"):
-        match = re.fullmatch(r"\{([A-Za-z0-9_]+)(\+?)\}", segment)
-        if match and match.group(2):
-            parts.append(f"(?P<{match.group(1)}>[^/].*)")
-            greedy += 1
-        elif match:
-            parts.append(f"(?P<{match.group(1)}>[^/]+)")
-            params += 1
-        else:
-            parts.append(re.escape(segment))
+    template = path_template(route.path)
     # API Gateway prefers literal paths, then fewer variables, then an exact method over ANY.
-    rank = (greedy, params, 1 if route.method == "ANY" else 0)
-    return CompiledRoute(route, re.compile("/" + "/".join(parts), re.DOTALL), rank)
+    rank = (template.greedy, template.variables, 1 if route.method == "ANY" else 0)
+    return CompiledRoute(route, template, rank)
 
 
 class Router:
@@ -82,11 +71,11 @@ class Router:
             route = compiled.route
             if route.method not in ("ANY", method):
                 continue
-            if compiled.pattern is None:
+            if compiled.template is None:
                 return route, {}
-            found = compiled.pattern.fullmatch(path)
-            if found:
-                return route, found.groupdict()
+            parameters = compiled.template.match(path)
+            if parameters is not None:
+                return route, parameters
         return None
 
 
@@ -132,7 +121,7 @@ class _BadFraming(Exception):
 
 
 def _envelope(status: int, message: str) -> bytes:
-    error_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "validation_error")
+    error_type = error_type_for(status)
     return json.dumps({"success": False, "error": {"type": error_type, "message": message}}).encode()
 
 
@@ -141,6 +130,10 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
         protocol_version = "HTTP/1.1"
         server_version = "enhancer-local"
         sys_version = ""
+        # Seconds any one read or write on the client's socket may wait (the request line, headers, body, an idle
+        # kept-alive connection): a client that announces a Content-Length and stalls is dropped instead of
+        # holding its thread forever. Longer than any function runs; a function's run waits on no socket.
+        timeout = 60
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             """Silenced: `_handle` writes one line per request with the function and the timing."""
@@ -232,7 +225,7 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
                 return
             if method not in SERVED_METHODS:
                 refused = MethodNotAllowed(allowed_methods(path) or WEB_ROOT_METHODS)
-                self._error(refused.status, refused.message, tuple(refused.headers.items()))
+                self._error(http_status(refused), refused.message, tuple(error_headers(refused).items()))
                 return
             if path == "/_local/ready":
                 self._send(200, [("Content-Type", "text/plain")], b"ready")

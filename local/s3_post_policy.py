@@ -1,7 +1,7 @@
 """S3's rules for a browser form upload (POST Object) signed with SigV4, as a pure check: no I/O, no clock.
 
 moto stores whatever a form posts; AWS refuses a form whose policy is unsigned, expired or not met. The local
-stack's middleware (local/aws.py) parses the form and asks `check_post_upload` before moto sees the object.
+stack's middleware (local/s3_upload_gate.py) parses the form and asks `check_post_upload` before moto sees the object.
 
 The rules are AWS's "Browser-Based Uploads Using POST (AWS Signature Version 4)" and "Creating a POST Policy":
 the policy is base64 JSON with `expiration` and `conditions`; the signature is the hex HMAC-SHA256 of the base64

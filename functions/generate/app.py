@@ -1,4 +1,4 @@
-from enhancer.http.app import lambda_handler
-from enhancer.http.routes import generate
+from enhancer.entrypoints import http_handler
+from enhancer.http.routes.enhancement import generate
 
-handler = lambda_handler(generate.router)
+handler = http_handler(generate.router)

@@ -1,4 +1,4 @@
-from enhancer.http.app import lambda_handler
-from enhancer.http.routes import image_proxy
+from enhancer.entrypoints import http_handler
+from enhancer.http.routes import images as image_proxy
 
-handler = lambda_handler(image_proxy.router)
+handler = http_handler(image_proxy.router)

@@ -1,4 +1,4 @@
-from enhancer.http.app import lambda_handler
-from enhancer.http.routes import models
+from enhancer.entrypoints import http_handler
+from enhancer.http.routes.enhancement import models
 
-handler = lambda_handler(models.router)
+handler = http_handler(models.router)

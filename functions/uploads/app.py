@@ -1,4 +1,4 @@
-from enhancer.http.app import lambda_handler
-from enhancer.http.routes import uploads
+from enhancer.entrypoints import http_handler
+from enhancer.http.routes.enhancement import uploads
 
-handler = lambda_handler(uploads.router)
+handler = http_handler(uploads.router)

@@ -1,4 +1,4 @@
-from enhancer.http.app import lambda_handler
+from enhancer.entrypoints import http_handler
 from enhancer.http.routes import usage
 
-handler = lambda_handler(usage.router)
+handler = http_handler(usage.router)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,40 +12,19 @@ import pytest
 from moto import mock_aws
 
 from enhancer import bootstrap
-from enhancer.adapters.sql.migrate import apply_migrations
-from enhancer.adapters.sql.sqlite import SqliteAccounts, connect
+from enhancer.adapters.sql import migrate_and_check, open_accounts
+from enhancer.adapters.sql.accounts import SqlAccounts
 from enhancer.domain.identity import guest_cookie_value, guest_owner_key
 from local.aws import create_bucket, create_table, serialise_dynamodb
 from local.events import LambdaContext, response_parts
 from local.gateway import load_handler
-from local.template import ROOT, http_routes
+from local.samples import load_event, multipart, png_bytes  # noqa: F401 - shared with the benches; tests import them here
+from local.template import http_routes
 from tests.expectations import security_header_problems
 
-EVENTS = ROOT / "events"
 TABLE = "enhancer-test"
 BUCKET = "enhancer-test-images"
 SECRET = "integration-test-owner-key-secret-0123456789"
-
-
-def load_event(name: str, *, method: str | None = None, path: str | None = None,
-               cookies: dict[str, str] | None = None, headers: dict[str, str] | None = None,
-               source_ip: str | None = None, body: bytes | None = None) -> dict[str, Any]:
-    """An event file, adjusted the way API Gateway would present the variation."""
-    event = copy.deepcopy(json.loads((EVENTS / f"{name}.json").read_text()))
-    http = event["requestContext"]["http"]
-    if method:
-        http["method"] = method
-    if path:
-        event["rawPath"] = http["path"] = path
-    if cookies is not None:
-        event["cookies"] = [f"{k}={v}" for k, v in cookies.items()]
-    if headers:
-        event["headers"].update({k.lower(): v for k, v in headers.items()})
-    if source_ip:
-        http["sourceIp"] = source_ip
-    if body is not None:
-        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
-    return event
 
 
 @dataclass
@@ -94,14 +71,14 @@ def aws(settings_env: Path) -> Any:
 
 
 @pytest.fixture
-def accounts(settings_env: Path) -> SqliteAccounts:
-    with connect(str(settings_env)) as conn:
-        apply_migrations(conn)
-    return SqliteAccounts(str(settings_env))
+def accounts(settings_env: Path) -> SqlAccounts:
+    url = f"sqlite:///{settings_env}"
+    assert migrate_and_check(url, apply=True).ok
+    return open_accounts(url)
 
 
 @pytest.fixture
-def invoke(aws: Any, accounts: SqliteAccounts) -> Any:
+def invoke(aws: Any, accounts: SqlAccounts) -> Any:
     """invoke(function_id, event): the function's real handler from template.yaml, freshly loaded."""
     routes = {r.function_id: r for r in http_routes()}
     loaded: dict[str, Any] = {}
@@ -114,35 +91,6 @@ def invoke(aws: Any, accounts: SqliteAccounts) -> Any:
         return Reply(*response_parts(result))
 
     return call
-
-
-def multipart(fields: dict[str, str], image: bytes | None = None, filename: str = "photo.png",
-              content_type: str = "image/png") -> tuple[bytes, str]:
-    """A multipart/form-data body as a browser sends it, and its Content-Type header."""
-    import httpx
-
-    files = {"image": (filename, image, content_type)} if image is not None else None
-    request = httpx.Request("POST", "https://api.example.com/", data=fields, files=files)
-    return request.read(), request.headers["content-type"]
-
-
-def png_bytes(width: int = 256, height: int = 256) -> bytes:
-    """A real photo-like PNG: gradients and shapes, so an upscaler has something to work on."""
-    from io import BytesIO
-
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (width, height))
-    pixels = image.load()
-    for x in range(width):
-        for y in range(height):
-            pixels[x, y] = (x * 255 // width, y * 255 // height, (x + y) * 127 // (width + height))
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((width // 4, height // 4, width * 3 // 4, height * 3 // 4), outline=(255, 255, 255), width=3)
-    draw.line((0, height - 1, width - 1, 0), fill=(0, 0, 0), width=2)
-    buffer = BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def guest_cookie(guest_id: str) -> str:

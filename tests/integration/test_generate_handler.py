@@ -14,7 +14,7 @@ import respx
 from PIL import Image
 
 from enhancer import bootstrap
-from enhancer.adapters.dynamo_counters import credits_key, daily_usage_key, monthly_usage_key
+from enhancer.adapters.dynamo_keys import credits_key, daily_usage_key, monthly_usage_key
 from enhancer.domain.clock import month_key
 from tests.integration.conftest import (
     BUCKET,

@@ -20,6 +20,7 @@ from PIL import Image, ImageFile
 from enhancer.adapters.imaging import check_image, verify_decodes
 from enhancer.domain.errors import ValidationFailed
 from enhancer.domain.image_checks import MAX_IMAGE_BYTES, ImageHeader, inspect_image
+from enhancer.http.envelope import http_status
 
 MAX_PIXELS = 12_000_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -62,7 +63,7 @@ def _refused_by_decode(data: bytes) -> ValidationFailed:
     with pytest.raises(ValidationFailed) as caught:
         check_image(data, max_pixels=MAX_PIXELS)
     error = caught.value
-    assert (error.status, error.message, error.details) == (400, CORRUPT, {"field": "image", "reason": "corrupt"})
+    assert (http_status(error), error.message, error.details) == (400, CORRUPT, {"field": "image", "reason": "corrupt"})
     with pytest.raises(ValidationFailed):
         verify_decodes(data, header)
     return error

@@ -10,14 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from enhancer.adapters.dynamo_counters import (
+from enhancer.adapters.dynamo_keys import (
     cap_key,
+    consume_record_key,
     credits_key,
     daily_usage_key,
     monthly_usage_key,
     packs_from_item,
 )
-from enhancer.adapters.dynamo_ledger import DynamoLedger, consume_record_key
+from enhancer.adapters.dynamo_ledger import DynamoLedger
 from enhancer.domain.clock import month_key
 from enhancer.domain.errors import RateLimited
 from enhancer.domain.guest_limits import GuestBudgetReached, guest_caps
@@ -65,7 +66,6 @@ def test_a_charge_within_the_allowance_counts_daily_and_monthly(ledger, aws):
     assert (first.daily_used, second.daily_used) == (1, 2)
     assert first.daily_reset_at == int(NOW) + 86400 == second.daily_reset_at
     assert (first.split.plan_tenths, first.split.credits_tenths) == (10, 0)
-    assert second.monthly_used_tenths == 35
     assert _n(_item(aws, monthly_usage_key("guest", "g1", month_key(NOW))), "usedTenths") == 35
     assert _n(_item(aws, daily_usage_key("guest", "g1")), "expiresAt") > first.daily_reset_at
 
@@ -239,7 +239,6 @@ def test_a_user_past_the_allowance_pays_with_credits_oldest_pack_first(ledger, a
 
     assert (reservation.split.plan_tenths, reservation.split.credits_tenths) == (0, 25)
     assert {p.id: p.units_tenths for p in reservation.credits_taken} == {"cs_old": 20, "cs_new": 5}
-    assert reservation.credits_balance_tenths == 95
     packs = packs_from_item(_item(aws, credits_key("u1")))
     assert [(p.id, p.units_tenths) for p in packs] == [("cs_new", 95)]
     record = _item(aws, consume_record_key("u1", reservation.charge_id))
@@ -334,3 +333,70 @@ def test_parallel_charges_never_overdraw_credits(ledger, aws):
     packs = packs_from_item(_item(aws, credits_key("rich")))
     assert sum(p.units_tenths for p in packs) == 5 and all(p.units_tenths >= 0 for p in packs)
     assert _n(_item(aws, daily_usage_key("user", "rich")), "count") == 3
+
+
+def test_a_full_ip_cap_with_the_day_and_the_month_full_names_the_month(ledger, aws):
+    """The day is inflated by charges the month gives back, the month by none: the last refusing limit wins."""
+    caps = _caps(per_ip=1)
+    ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
+                   entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+    _fill_day(aws, "g1")
+    _set_monthly(aws, "guest", "g1", 900)
+
+    with pytest.raises(QuotaExceeded) as refused:
+        ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
+                       entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+
+    assert refused.value.details["scope"] == "monthly"
+
+
+def test_a_full_ip_cap_with_the_day_full_names_the_day(ledger, aws):
+    caps = _caps(per_ip=1)
+    ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
+                   entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+    _fill_day(aws, "g1")
+
+    with pytest.raises(QuotaExceeded) as refused:
+        ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
+                       entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+
+    assert refused.value.details["scope"] == "daily"
+
+
+def test_a_full_days_budget_with_the_guests_month_used_up_names_the_month(ledger, aws):
+    caps = _caps(per_day=1)
+    ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
+                   entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+    _set_monthly(aws, "guest", "g1", 900)
+
+    with pytest.raises(QuotaExceeded) as refused:
+        ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
+                       entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+
+    assert refused.value.details["scope"] == "monthly"
+    assert _cap_count(aws, caps[0]) == 1  # the IP's hour this charge took is returned
+
+
+def test_a_cap_named_twice_is_taken_and_given_back_once(ledger, aws):
+    cap = _caps()[0]
+
+    reservation = ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
+                                 entitlements=GUEST_ENTITLEMENTS, caps=(cap, cap), now=NOW)
+    taken = _cap_count(aws, cap)
+    ledger.give_back(reservation, now=NOW)
+
+    assert taken == 1 and _cap_count(aws, cap) == 0
+
+
+def test_a_refusal_stands_when_the_probe_cannot_read(ledger, aws):
+    def unavailable(**_):
+        raise RuntimeError("DynamoDB is unreachable")
+
+    ledger._client.meta.events.register("before-call.dynamodb.BatchGetItem", unavailable)
+    _fill_day(aws, "g1")
+    _set_monthly(aws, "guest", "g1", 900)
+
+    with pytest.raises(QuotaExceeded) as refused:
+        _reserve(ledger)
+
+    assert refused.value.details["scope"] == "daily"

@@ -7,15 +7,19 @@ import sys
 
 import pytest
 
+from enhancer.adapters import sql
 from enhancer.adapters.sql.cli import main
-from enhancer.adapters.sql.migrate import apply_migrations, check_schema, migrations
-from enhancer.adapters.sql.sqlite import connect
+from enhancer.adapters.sql.schema import migrations
+
+
+def url(path) -> str:
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
 def database(tmp_path):
     path = tmp_path / "enhancer.db"
-    assert main(["migrate", "--database-url", f"sqlite:///{path}"]) == 0
+    assert main(["migrate", "--database-url", url(path)]) == 0
     return path
 
 
@@ -24,38 +28,39 @@ def test_migrations_keep_the_old_numbering():
 
 
 def test_a_fresh_database_passes_the_check(database, capsys):
-    assert main(["check", "--database-url", f"sqlite:///{database}"]) == 0
+    assert main(["check", "--database-url", url(database)]) == 0
     assert "schema check: OK" in capsys.readouterr().out
 
 
 def test_applying_twice_changes_nothing(database):
-    with connect(str(database)) as conn:
-        assert apply_migrations(conn) == []
-        assert check_schema(conn) == []
+    report = sql.migrate_and_check(url(database), apply=True)
+
+    assert report.applied == []
+    assert report.problems == []
 
 
 def test_a_missing_index_fails_the_check_and_names_it(database, capsys):
-    with connect(str(database)) as conn:
+    with sql.connect(url(database)) as conn:
         conn.execute("DROP INDEX idx_ai_jobs_owner_created_at")
 
-    assert main(["check", "--database-url", f"sqlite:///{database}"]) == 1
+    assert main(["check", "--database-url", url(database)]) == 1
     out = capsys.readouterr().out
     assert "FAIL index idx_ai_jobs_owner_created_at on ai_jobs(owner_type, owner_ref, created_at) is missing" in out
 
 
 def test_an_index_on_the_wrong_columns_fails(database):
-    with connect(str(database)) as conn:
+    with sql.connect(url(database)) as conn:
         conn.execute("DROP INDEX idx_ai_jobs_status")
         conn.execute("CREATE INDEX idx_ai_jobs_status ON ai_jobs(created_at)")
-        problems = check_schema(conn)
+    problems = sql.migrate_and_check(url(database), apply=False).problems
 
     assert problems == ["index idx_ai_jobs_status covers ai_jobs(created_at), expected ai_jobs(status)"]
 
 
 def test_a_wrong_plan_default_fails(tmp_path):
     path = tmp_path / "old.db"
-    with connect(str(path)) as conn:
-        apply_migrations(conn)
+    sql.migrate_and_check(url(path), apply=True)
+    with sql.connect(url(path)) as conn:
         conn.executescript("""
             PRAGMA foreign_keys = OFF;
             CREATE TABLE users_new (id TEXT PRIMARY KEY, name TEXT NOT NULL, username TEXT NOT NULL UNIQUE,
@@ -63,24 +68,23 @@ def test_a_wrong_plan_default_fails(tmp_path):
               created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, plan TEXT DEFAULT 'pro');
             DROP TABLE users; ALTER TABLE users_new RENAME TO users;
         """)
-        problems = check_schema(conn)
+    problems = sql.migrate_and_check(url(path), apply=False).problems
 
     assert problems == ["column users.plan must be NOT NULL DEFAULT 'free' (default is 'pro')"]
 
 
 def test_an_unmigrated_database_lists_everything_missing(tmp_path):
     path = tmp_path / "empty.db"
-    with connect(str(path)) as conn:
-        problems = check_schema(conn)
+    problems = sql.migrate_and_check(url(path), apply=False).problems
 
     assert problems[0].startswith("migrations not applied: 0000_create_users.sql")
     assert "table ai_jobs is missing" in problems
 
 
 def test_the_console_script_exits_non_zero_on_failure(database):
-    with connect(str(database)) as conn:
+    with sql.connect(url(database)) as conn:
         conn.execute("DROP INDEX idx_subscriptions_user")
-    script = [sys.executable, "-m", "enhancer.adapters.sql.cli", "check", "--database-url", f"sqlite:///{database}"]
+    script = [sys.executable, "-m", "enhancer.adapters.sql.cli", "check", "--database-url", url(database)]
 
     result = subprocess.run(script, capture_output=True, text=True, check=False)
 
@@ -89,7 +93,7 @@ def test_the_console_script_exits_non_zero_on_failure(database):
 
 
 def test_guest_jobs_are_allowed_and_must_not_carry_a_user(database):
-    with connect(str(database)) as conn:
+    with sql.connect(url(database)) as conn:
         conn.execute("INSERT INTO ai_jobs (id, owner_type, owner_ref, provider) VALUES ('j1', 'guest', 'k', 'local')")
         with pytest.raises(Exception, match="CHECK constraint failed"):
             conn.execute("INSERT INTO ai_jobs (id, owner_type, owner_ref, provider) VALUES ('j2', 'user', 'k', 'x')")
@@ -114,3 +118,55 @@ def test_the_migration_function_applies_then_checks(tmp_path, monkeypatch):
     assert applied == {"ok": True, "applied": [m.name for m in migrations()], "problems": []}
     assert again == {"ok": True, "applied": [], "problems": []}
     bootstrap.reset()
+
+
+def test_check_refuses_a_database_that_does_not_exist(tmp_path, capsys):
+    assert main(["check", "--database-url", url(tmp_path / "absent.db")]) == 1
+
+    assert f"FAIL database {tmp_path / 'absent.db'} does not exist" in capsys.readouterr().out
+    assert not (tmp_path / "absent.db").exists()
+
+
+@pytest.mark.parametrize("refused", ["postgresql://user:pw@db/enhancer", "mysql://db/x", "/mnt/data/enhancer.db"])
+def test_the_command_line_refuses_a_url_it_cannot_serve(refused):
+    with pytest.raises(SystemExit, match=r"unsupported database URL \(expected sqlite:///<path>\)"):
+        main(["check", "--database-url", refused])
+
+
+def test_migrate_creates_the_database_folder(tmp_path):
+    path = tmp_path / "new" / "folder" / "enhancer.db"
+
+    assert main(["migrate", "--database-url", url(path)]) == 0
+    assert sql.exists(url(path))
+
+
+def _migrate_handler(tmp_path, monkeypatch):
+    from enhancer import bootstrap
+    from local.gateway import load_handler
+    from local.template import ROOT
+
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.setenv("DATABASE_URL", url(tmp_path / "efs.db"))
+    bootstrap.reset()
+    return load_handler(ROOT / "functions" / "migrate", "app.handler", "MigrateFunction")
+
+
+def test_the_migration_function_applies_without_a_payload(tmp_path, monkeypatch):
+    from local.events import LambdaContext
+
+    handler = _migrate_handler(tmp_path, monkeypatch)
+
+    assert handler(None, LambdaContext("MigrateFunction", "r1"))["applied"] == [m.name for m in migrations()]
+
+
+@pytest.mark.parametrize("event", [{"apply": "false"}, {"apply": None}, {"apply": []}, ["apply"]])
+def test_the_migration_function_refuses_input_that_is_not_a_boolean_apply(tmp_path, monkeypatch, event):
+    from enhancer.entrypoints import task_error
+    from local.events import LambdaContext
+
+    handler = _migrate_handler(tmp_path, monkeypatch)
+
+    with pytest.raises(task_error("validation_error")) as info:
+        handler(event, LambdaContext("MigrateFunction", "r1"))
+    assert type(info.value).__name__ == "validation_error"  # Lambda's errorType, what ASL matches
+    assert not (tmp_path / "efs.db").exists()  # nothing was opened, let alone migrated

@@ -1,4 +1,5 @@
-"""Powertools logs carry the request id; EMF metrics are emitted; the owner-key secret can live in SSM."""
+"""Powertools logs carry the request id; EMF metrics are emitted; the owner-key secret can live in SSM or Secrets
+Manager; a function that does not enhance starts without the enhancement settings."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import sys
 
 from enhancer import bootstrap
+from enhancer.config import get_enhancement_settings
 from enhancer.domain.identity import guest_cookie_value, guest_owner_key
 from tests.integration.conftest import guest_cookie, load_event
 
@@ -77,3 +79,34 @@ def test_a_missing_ssm_secret_is_a_503_not_a_leak(invoke, aws, monkeypatch):
     assert reply.status == 503
     assert reply.json()["error"]["type"] == "service_unavailable"
     assert "/enhancer/test/absent" not in reply.body.decode()
+
+
+def test_the_owner_key_secret_can_live_in_secrets_manager(invoke, aws, monkeypatch):
+    import boto3
+
+    secret = "m" * 40
+    boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="enhancer/test/owner-key-secret", SecretString=secret)
+    monkeypatch.delenv("OWNER_KEY_SECRET")
+    monkeypatch.setenv("OWNER_KEY_SECRET_PARAMETER", "secretsmanager:enhancer/test/owner-key-secret")
+    bootstrap.reset()
+
+    cookie = guest_cookie_value(secret.encode(), GUEST_ID)
+    reply = invoke("UsageFunction", load_event("usage-get", cookies={"guest_id": cookie}))
+
+    assert reply.status == 200
+    assert not reply.set_cookies  # a cookie signed with the secret in Secrets Manager is honoured
+    assert bootstrap.owner_secret() == secret.encode()
+
+
+def test_a_function_that_does_not_enhance_starts_without_the_enhancement_settings(invoke, aws, monkeypatch):
+    # Both would stop an enhancement route (production refuses echo; the deadline is at most 28 s).
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("ENHANCER_PROVIDER", "echo")
+    monkeypatch.setenv("GENERATE_DEADLINE_SECONDS", "100")
+    bootstrap.reset()
+
+    reply = invoke("UsageFunction", load_event("usage-get", cookies={"guest_id": GUEST}))
+
+    assert reply.status == 200
+    assert get_enhancement_settings.cache_info().currsize == 0  # never loaded

@@ -14,6 +14,7 @@ from enhancer.adapters.providers.local import LocalEngineProvider
 from enhancer.domain.enhancement import EnhanceOptions
 from enhancer.domain.errors import PayloadTooLarge, ProviderTimedOut, ServiceUnavailable, ValidationFailed
 from enhancer.domain.models import find_model
+from enhancer.http.envelope import http_status
 from enhancer.observability import logger, metrics
 from enhancer.services.ports import SourceImage
 
@@ -111,7 +112,7 @@ def test_an_image_too_large_for_the_time_left_is_refused_before_running():
     assert time.monotonic() - started < 0.05
     assert caught.value.message == ("The image is too large for the local engine to enhance in time (64×64); "
                                     "send a smaller one")
-    assert caught.value.status == 413 and not caught.value.details
+    assert http_status(caught.value) == 413 and not caught.value.details
 
 
 def test_an_engine_that_would_load_past_the_deadline_asks_for_a_retry(monkeypatch):

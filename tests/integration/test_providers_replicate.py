@@ -17,11 +17,12 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
-from enhancer.adapters.providers.replicate import ReplicateProvider, replicate_token
-from enhancer.config import Settings
+from enhancer.adapters.providers.replicate.provider import ReplicateProvider, replicate_token
+from enhancer.config import EnhancementSettings
 from enhancer.domain.enhancement import EnhanceOptions
 from enhancer.domain.errors import AppError, ProviderFailed, ProviderTimedOut, ServiceUnavailable, ValidationFailed
 from enhancer.domain.models import find_model
+from enhancer.http.envelope import http_status
 from enhancer.observability import logger, metrics
 from enhancer.services.ports import SourceImage
 
@@ -132,7 +133,7 @@ def run(p: ReplicateProvider, model_slug: str = "real-esrgan", options: EnhanceO
 
 
 def assert_no_upstream_text(error: AppError) -> None:
-    shown = f"{error.message} {error.details} {error.headers} {error}"
+    shown = f"{error.message} {error.details} {error.retry_after} {error}"
     assert SECRET_DETAIL not in shown and TOKEN not in shown and "PRESIGNED" not in shown
 
 
@@ -296,7 +297,7 @@ def test_a_read_timeout_is_a_provider_timeout():
     with pytest.raises(ProviderTimedOut) as caught:
         run(provider(fake))
 
-    assert caught.value.status == 502 and caught.value.details == {"retryable": True}
+    assert http_status(caught.value) == 502 and caught.value.details == {"retryable": True}
     assert_no_upstream_text(caught.value)
 
 
@@ -476,8 +477,8 @@ def test_the_token_never_shows_in_the_provider_repr():
 
 # --- the token ------------------------------------------------------------------------------------------------
 
-def settings(**values: Any) -> Settings:
-    return Settings(environment="development", **values)
+def settings(**values: Any) -> EnhancementSettings:
+    return EnhancementSettings(environment="development", **values)
 
 
 def test_the_token_is_read_from_ssm():
@@ -497,3 +498,14 @@ def test_a_missing_ssm_token_is_unavailable_without_naming_it():
 def test_the_inline_token_and_no_token():
     assert replicate_token(settings(replicate_api_token="r8_inline")) == "r8_inline"
     assert replicate_token(settings()) is None
+
+
+def test_the_token_can_live_in_secrets_manager():
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+    with mock_aws():
+        arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name="enhancer/test/replicate-token", SecretString=" r8_from-secrets-manager\n")["ARN"]
+        assert replicate_token(settings(replicate_api_token_parameter=arn)) == "r8_from-secrets-manager"
+    parameters.clear_caches()

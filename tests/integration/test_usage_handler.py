@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from enhancer.adapters.dynamo_counters import credits_key, daily_usage_key, monthly_usage_key
+from enhancer.adapters.dynamo_keys import credits_key, daily_usage_key, monthly_usage_key
 from enhancer.domain.clock import month_key
 from tests.integration.conftest import assert_security_headers, guest_cookie, guest_key, load_event
 
@@ -112,10 +112,10 @@ def test_pro_user_sees_plan_limits_and_active_credits(invoke, aws, accounts):
 @pytest.mark.parametrize(("status", "expected"), [("active", "premium"), ("trialing", "premium"),
                                                   ("past_due", "premium"), ("canceled", "free"), ("unpaid", "free")])
 def test_plan_follows_the_newest_active_subscription(invoke, accounts, settings_env, status, expected):
-    from enhancer.adapters.sql.sqlite import connect
+    from enhancer.adapters.sql import connect
 
     user_id, session = _session(accounts, "sub@example.com", "free")
-    with connect(str(settings_env)) as conn:
+    with connect(f"sqlite:///{settings_env}") as conn:
         conn.execute("INSERT INTO stripe_customers (user_id, customer_id) VALUES (?, 'cus_1')", (user_id,))
         conn.execute("INSERT INTO subscriptions (id, user_id, customer_id, plan, status) "
                      "VALUES ('sub_1', ?, 'cus_1', 'premium', ?)", (user_id, status))
@@ -126,14 +126,14 @@ def test_plan_follows_the_newest_active_subscription(invoke, accounts, settings_
 
 
 def test_an_expired_session_is_deleted_and_the_caller_is_a_guest(invoke, accounts, settings_env):
-    from enhancer.adapters.sql.sqlite import connect
+    from enhancer.adapters.sql import connect
 
     _, session = _session(accounts, "late@example.com", "pro", expires_in=-5)
 
     data = invoke("UsageFunction", load_event("usage-get", cookies={"session_id": session})).json()["data"]
 
     assert data["ownerType"] == "guest"
-    with connect(str(settings_env)) as conn:
+    with connect(f"sqlite:///{settings_env}") as conn:
         assert conn.execute("SELECT COUNT(*) FROM sessions WHERE id = ?", (session,)).fetchone()[0] == 0
 
 
@@ -218,3 +218,15 @@ def test_unexpected_failure_is_a_500_envelope_without_internals(invoke, aws, mon
     assert reply.status == 500
     assert reply.json() == {"success": False, "error": {"type": "server_error", "message": "Internal server error"}}
     assert_security_headers(reply)
+
+
+def test_limits_user_is_the_free_plans_cap_and_the_readme_says_it_departs_from_the_old_20(invoke, aws):
+    from enhancer.domain.plans import PLAN_ENTITLEMENTS, Plan
+    from local.template import ROOT
+
+    data = invoke("UsageFunction", load_event("usage-get", cookies={"guest_id": GUEST})).json()["data"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+
+    assert data["limits"]["user"] == PLAN_ENTITLEMENTS[Plan.FREE].daily_burst_cap == 3
+    assert "`limits` in usage and generate responses is `{user: 3, guest: 3}`" in readme
+    assert "The old system always sent `user: 20`" in readme and "deliberate change" in readme

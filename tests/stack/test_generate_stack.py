@@ -10,7 +10,7 @@ import uuid
 import httpx
 from PIL import Image
 
-from enhancer.adapters.dynamo_counters import monthly_usage_key
+from enhancer.adapters.dynamo_keys import monthly_usage_key
 from enhancer.adapters.dynamo_ledger import DynamoLedger
 from enhancer.domain.clock import month_key
 from tests.integration.conftest import png_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from enhancer.adapters.dynamo_counters import monthly_usage_key
+from enhancer.adapters.dynamo_keys import monthly_usage_key
 from enhancer.domain.clock import month_key
 from enhancer.domain.identity import guest_owner_key
 from tests.stack.test_generate_stack import _dynamodb, _in_parallel, generate

@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -169,3 +171,98 @@ def test_a_post_that_is_no_complete_form_is_refused(stack, s3, body, content_typ
 
     assert s3_error(response)[0] == code
     assert not is_stored(s3, stack, "ai-enhancer/uploads/guest/x/y.png")
+
+
+BOUNDARY = "stack-test-boundary"
+
+
+def multipart(fields: list[tuple[str, str]], after: list[tuple[str, str]] = (), content: bytes = PNG) -> bytes:
+    """A form in the order given: `fields`, the file part, then the `after` fields (which S3 ignores)."""
+    def field(name: str, value: str) -> bytes:
+        return f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+
+    file_part = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="photo.png"\r\n'
+                 "Content-Type: image/png\r\n\r\n").encode() + content + b"\r\n"
+    return (b"".join(field(*f) for f in fields) + file_part + b"".join(field(*f) for f in after)
+            + f"--{BOUNDARY}--\r\n".encode())
+
+
+def post_raw(url: str, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.post(url, content=body, timeout=30,
+                      headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", **(headers or {})})
+
+
+def probe_key() -> str:
+    return f"ai-enhancer/uploads/guest/probe/{uuid.uuid4().hex}.png"
+
+
+@pytest.mark.parametrize("headers", [
+    {"Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260115/us-east-1/s3/aws4_request, "
+                      "SignedHeaders=host, Signature=abc"},
+    {"X-Amz-Target": "AmazonS3.PutObject"},
+], ids=["authorization", "x-amz-target"])
+def test_an_unsigned_form_with_a_signed_looking_header_is_refused_and_not_stored(stack, s3, headers):
+    """moto checks no signature: it would store this form (204)."""
+    key = probe_key()
+
+    response = post_raw(f"{stack['awsEndpoint']}/{stack['bucket']}", multipart([("key", key)]), headers)
+
+    assert response.status_code == 403, response.text
+    assert s3_error(response)[0] == "AccessDenied"
+    assert not is_stored(s3, stack, key)
+
+
+def virtual_hosts(stack: dict) -> list[str]:
+    port = urlsplit(stack["awsEndpoint"]).port
+    return [f"{stack['bucket']}.s3.amazonaws.com", f"{stack['bucket']}.localhost:{port}"]
+
+
+@pytest.mark.parametrize("host", [0, 1], ids=["bucket.s3.amazonaws.com", "bucket.localhost:port"])
+def test_an_unsigned_form_to_the_buckets_virtual_host_is_refused_and_not_stored(stack, s3, host):
+    """moto reads the bucket from the Host header and would store this form (204)."""
+    key = probe_key()
+
+    response = post_raw(f"{stack['awsEndpoint']}/", multipart([("key", key)]),
+                        {"Host": virtual_hosts(stack)[host]})
+
+    assert response.status_code == 403, response.text
+    assert s3_error(response)[0] == "AccessDenied"
+    assert not is_stored(s3, stack, key)
+
+
+def test_the_issued_form_posted_to_the_buckets_virtual_host_is_stored(client, s3, stack):
+    form = issue_form(client)
+
+    response = post_raw(f"{stack['awsEndpoint']}/", multipart(list(form["fields"].items())),
+                        {"Host": virtual_hosts(stack)[1]})
+
+    assert response.status_code == 204, response.text
+    assert is_stored(s3, stack, form["uploadKey"])
+
+
+def test_an_acl_after_the_file_is_refused_not_applied_and_not_stored(client, s3, stack):
+    """S3 ignores the fields after the file (and refuses a public-read ACL on this bucket anyway); moto would
+    apply it."""
+    form = issue_form(client)
+
+    response = post_raw(form["url"], multipart(list(form["fields"].items()), after=[("acl", "public-read")]))
+
+    assert response.status_code == 501, response.text
+    assert s3_error(response)[0] == "NotImplemented"
+    assert not is_stored(s3, stack, form["uploadKey"])
+
+
+def test_the_sdks_own_posts_to_the_bucket_still_reach_moto(s3, stack):
+    """CreateMultipartUpload and CompleteMultipartUpload (POSTs to a key) and DeleteObjects (`POST /<bucket>?delete`)
+    are signed SDK calls, no form uploads."""
+    bucket, key = stack["bucket"], probe_key()
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType="image/png")
+    part = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=PNG)
+    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == PNG
+
+    deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key}]})
+
+    assert [d["Key"] for d in deleted["Deleted"]] == [key]
+    assert not is_stored(s3, stack, key)

@@ -1,4 +1,6 @@
-"""load_settings: every variable validated at start, each problem named (docs/architecture.md §2, config.py)."""
+"""The settings groups: each validates its own variables when loaded and names every problem
+(docs/architecture.md §2, config.py). `load_settings` is the core group every function loads at cold start,
+`load_enhancement_settings` the enhancement group only the code that enhances loads."""
 
 from __future__ import annotations
 
@@ -6,13 +8,17 @@ import os
 
 import pytest
 
-from enhancer.config import load_settings
+from enhancer.config import load_enhancement_settings, load_settings
 from enhancer.domain.errors import ConfigurationError
 
 SETTINGS_VARIABLES = {
     "ENVIRONMENT", "AWS_REGION", "TABLE_NAME", "BUCKET_NAME", "DATABASE_URL", "OWNER_KEY_SECRET",
     "OWNER_KEY_SECRET_PARAMETER", "ALLOWED_ORIGINS", "IMAGE_PROXY_INLINE_MAX_BYTES",
     "IMAGE_PROXY_PRESIGN_SECONDS",
+    # the enhancement group
+    "ENHANCER_PROVIDER", "REPLICATE_API_TOKEN", "REPLICATE_API_TOKEN_PARAMETER", "REPLICATE_BASE_URL",
+    "REPLICATE_HTTP_TIMEOUT_SECONDS", "GENERATE_DEADLINE_SECONDS", "LOCAL_ENGINE_QUALITY", "LOCAL_ENGINE_TILE_SIZE",
+    "IMAGE_MAX_PIXELS",
 }
 GOOD_SECRET = "s" * 32
 
@@ -25,9 +31,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def config_error() -> str:
+def config_error(load=load_settings) -> str:
     with pytest.raises(ConfigurationError) as info:
-        load_settings()
+        load()
     return str(info.value)
 
 
@@ -119,7 +125,7 @@ def test_sqlite_database_url_gives_its_path(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("ENVIRONMENT", "development")
     monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/enhancer-test.db")
 
-    assert load_settings().sqlite_path == "/tmp/enhancer-test.db"
+    assert load_settings().database_url.path == "/tmp/enhancer-test.db"
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "4400001", "lots"])
@@ -167,4 +173,102 @@ def test_every_problem_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None
     message = config_error()
 
     for name in ("ENVIRONMENT", "DATABASE_URL", "IMAGE_PROXY_INLINE_MAX_BYTES"):
+        assert name in message
+
+
+# --- the enhancement group --------------------------------------------------------------------------------------
+
+def test_the_core_group_does_not_read_the_enhancement_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("OWNER_KEY_SECRET", GOOD_SECRET)
+    monkeypatch.setenv("ENHANCER_PROVIDER", "echo")  # refused in production, but only where it is used
+    monkeypatch.setenv("GENERATE_DEADLINE_SECONDS", "100")
+
+    settings = load_settings()
+
+    assert settings.environment == "production"
+    assert not hasattr(settings, "generate_deadline_seconds") and not hasattr(settings, "provider_name")
+    assert "GENERATE_DEADLINE_SECONDS" in config_error(load_enhancement_settings)
+    monkeypatch.delenv("GENERATE_DEADLINE_SECONDS")
+    assert "ENHANCER_PROVIDER=echo" in config_error(load_enhancement_settings)
+
+
+def test_the_enhancement_group_loads_with_its_defaults_and_needs_no_owner_key_secret() -> None:
+    settings = load_enhancement_settings()
+
+    assert settings.environment == "production" and settings.is_production
+    assert (settings.enhancer_provider, settings.generate_deadline_seconds, settings.image_max_pixels) == (
+        "auto", 25.0, 12_000_000)
+    assert (settings.local_engine_quality, settings.local_engine_tile_size) == ("fast", 256)
+    assert settings.replicate_base_url == "https://api.replicate.com"
+    assert settings.provider_name is None  # production without a token: enhancement answers 503
+
+
+@pytest.mark.parametrize("provider", ["local", "echo"])
+def test_production_refuses_a_stand_in_provider(monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("ENHANCER_PROVIDER", provider)
+
+    message = config_error(load_enhancement_settings)
+
+    assert f"ENHANCER_PROVIDER={provider} is not allowed in production" in message
+
+
+@pytest.mark.parametrize("environment", ["development", "testing", "staging"])
+def test_stand_in_providers_are_allowed_outside_production(monkeypatch: pytest.MonkeyPatch, environment: str) -> None:
+    monkeypatch.setenv("ENVIRONMENT", environment)
+    monkeypatch.setenv("ENHANCER_PROVIDER", "echo")
+
+    assert load_enhancement_settings().provider_name == "echo"
+
+
+@pytest.mark.parametrize(("environment", "variables", "provider"), [
+    ("production", {"REPLICATE_API_TOKEN": "r8_x"}, "replicate"),
+    ("production", {"REPLICATE_API_TOKEN_PARAMETER": "/enhancer/prod/replicate-token"}, "replicate"),
+    ("development", {}, "local"),
+    ("testing", {"ENHANCER_PROVIDER": "replicate"}, "replicate"),
+])
+def test_the_provider_name(monkeypatch: pytest.MonkeyPatch, environment: str, variables: dict[str, str],
+                           provider: str) -> None:
+    monkeypatch.setenv("ENVIRONMENT", environment)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+
+    assert load_enhancement_settings().provider_name == provider
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("GENERATE_DEADLINE_SECONDS", "29"), ("GENERATE_DEADLINE_SECONDS", "0.5"), ("IMAGE_MAX_PIXELS", "lots"),
+    ("IMAGE_MAX_PIXELS", "1000"), ("LOCAL_ENGINE_TILE_SIZE", "16"), ("LOCAL_ENGINE_TILE_SIZE", "2048"),
+    ("LOCAL_ENGINE_QUALITY", "ultra"), ("REPLICATE_HTTP_TIMEOUT_SECONDS", "0"), ("ENHANCER_PROVIDER", "stripe"),
+])
+def test_a_bad_enhancement_variable_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.setenv(name, value)
+
+    message = config_error(load_enhancement_settings)
+
+    assert message.startswith("Invalid configuration: ")
+    assert name in message
+    load_settings()  # the core group is not affected
+
+
+def test_the_inline_replicate_token_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_secret-token-value")
+
+    settings = load_enhancement_settings()
+
+    assert "r8_secret-token-value" not in repr(settings)
+    assert settings.replicate_api_token is not None
+    assert settings.replicate_api_token.get_secret_value() == "r8_secret-token-value"
+
+
+def test_every_enhancement_problem_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "prod")
+    monkeypatch.setenv("GENERATE_DEADLINE_SECONDS", "60")
+    monkeypatch.setenv("LOCAL_ENGINE_TILE_SIZE", "8")
+
+    message = config_error(load_enhancement_settings)
+
+    for name in ("ENVIRONMENT", "GENERATE_DEADLINE_SECONDS", "LOCAL_ENGINE_TILE_SIZE"):
         assert name in message

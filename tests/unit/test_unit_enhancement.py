@@ -12,6 +12,7 @@ from enhancer.domain.enhancement import EnhanceOptions, check_entitlements, cost
 from enhancer.domain.errors import Forbidden, ValidationFailed
 from enhancer.domain.models import ALL_OPTION_NAMES, MODELS, ModelSpec, find_model
 from enhancer.domain.plans import GUEST_ENTITLEMENTS, PLAN_ENTITLEMENTS, Entitlements, Plan
+from enhancer.http.envelope import http_status
 
 # A value each option would accept on a model that takes it.
 VALID_VALUE: dict[str, object] = {
@@ -101,7 +102,7 @@ UNSUPPORTED = [(m.slug, name) for m in MODELS for name in ALL_OPTION_NAMES if m.
 def test_an_option_the_model_does_not_take_is_refused_by_name(slug: str, name: str) -> None:
     error = refusal(slug, {name: VALID_VALUE[name]})
 
-    assert error.status == 400
+    assert http_status(error) == 400
     assert error.type == "validation_error"
     assert error.details == {"field": name}
     assert name in error.message
@@ -213,7 +214,7 @@ NOT_NUMBERS = [
 def test_anything_but_a_finite_number_is_refused_naming_the_field(slug: str, name: str, raw: object) -> None:
     error = refusal(slug, {name: raw})
 
-    assert error.status == 400
+    assert http_status(error) == 400
     assert error.details == {"field": name}
     assert "must be a number" in error.message
 
@@ -276,7 +277,7 @@ def test_ordinary_unicode_text_is_accepted_unchanged(name: str, text: str) -> No
 def test_text_with_a_lone_surrogate_or_a_control_character_is_refused(name: str, text: str) -> None:
     error = refusal("sdxl-img2img", {name: text})
 
-    assert error.status == 400
+    assert http_status(error) == 400
     assert error.details == {"field": name}
 
 
@@ -332,7 +333,7 @@ def test_scale_4_only_on_plans_whose_max_upscale_reaches_it(owner: str, entitlem
         check_entitlements(options, entitlements)
         return
     error = forbidden(options, entitlements)
-    assert error.status == 403
+    assert http_status(error) == 403
     assert error.type == "forbidden"
     assert error.details == {"field": "scale", "maxUpscale": entitlements.max_upscale}
     assert "scale" in error.message
@@ -346,7 +347,7 @@ def test_face_enhance_only_on_plans_with_face_restoration(owner: str, entitlemen
         check_entitlements(options, entitlements)
         return
     error = forbidden(options, entitlements)
-    assert error.status == 403
+    assert http_status(error) == 403
     assert error.details == {"field": "face_enhance"}
     assert "face_enhance" in error.message
 

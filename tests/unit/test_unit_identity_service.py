@@ -10,23 +10,12 @@ from enhancer.domain.identity import guest_cookie_value, guest_id_from_cookie, g
 from enhancer.domain.plans import OwnerType, Plan
 from enhancer.services.identity import resolve_identity
 from enhancer.services.ports import AccountRecord
+from tests.fakes import FakeAccounts
 
 SECRET = b"unit-test-owner-key-secret-0123456789abcdef"
 NOW = 1_716_000_000.0
 GUEST_ID = "0b8f1c3e-2f4a-4d5b-9c6e-7a8b9c0d1e2f"
 GUEST_COOKIE = guest_cookie_value(SECRET, GUEST_ID)
-
-
-class FakeAccounts:
-    """The Accounts port: sessions that exist map to an account; everything else is unknown."""
-
-    def __init__(self, sessions: dict[str, AccountRecord]) -> None:
-        self.sessions = sessions
-        self.calls: list[tuple[str, float]] = []
-
-    def session_account(self, session_id: str, now: float) -> AccountRecord | None:
-        self.calls.append((session_id, now))
-        return self.sessions.get(session_id)
 
 
 ADA = AccountRecord(user_id="user-ada", email="ada@example.com", user_plan="free",

@@ -18,6 +18,7 @@ from PIL import Image
 
 from enhancer.domain.errors import ValidationFailed
 from enhancer.domain.image_checks import MAX_IMAGE_BYTES, ImageHeader, inspect_image, sniff_type
+from enhancer.http.envelope import http_status
 
 MAX_PIXELS = 12_000_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -100,7 +101,7 @@ def _refusal(data: bytes, max_pixels: int = MAX_PIXELS) -> ValidationFailed:
     with pytest.raises(ValidationFailed) as caught:
         inspect_image(data, max_pixels=max_pixels)
     error = caught.value
-    assert error.status == 400
+    assert http_status(error) == 400
     assert error.details is not None and error.details["field"] == "image"
     return error
 

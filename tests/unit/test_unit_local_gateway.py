@@ -34,6 +34,25 @@ def test_path_parameters_are_not_decoded_a_second_time():
     assert Router([PROXY]).match("GET", "/r2-ai/a%25b/c%2Fd") == (PROXY, {"key": "a%25b/c%2Fd"})
 
 
+def test_the_router_ranks_routes_as_api_gateway_does():
+    """Literal paths first, then fewer variables (greedy ones last), then an exact method over ANY; `$default` only
+    when nothing else matches. The order routes are given in does not matter."""
+    literal = HttpRoute("Literal", "GET", "/items/special", Path("."), "app.handler")
+    one_variable = HttpRoute("OneVariable", "GET", "/items/{id}", Path("."), "app.handler")
+    any_variable = HttpRoute("AnyVariable", "ANY", "/items/{id}", Path("."), "app.handler")
+    two_variables = HttpRoute("TwoVariables", "GET", "/{kind}/{id}", Path("."), "app.handler")
+    greedy = HttpRoute("Greedy", "GET", "/{path+}", Path("."), "app.handler")
+    default = HttpRoute("Default", "ANY", "$default", Path("."), "app.handler")
+    router = Router([default, greedy, two_variables, any_variable, one_variable, literal])
+
+    assert router.match("GET", "/items/special") == (literal, {})
+    assert router.match("GET", "/items/7") == (one_variable, {"id": "7"})
+    assert router.match("PUT", "/items/7") == (any_variable, {"id": "7"})
+    assert router.match("GET", "/things/7") == (two_variables, {"kind": "things", "id": "7"})
+    assert router.match("GET", "/a/b/c") == (greedy, {"path": "a/b/c"})
+    assert router.match("PUT", "/a/b/c") == (default, {})
+
+
 def test_static_files_are_looked_up_by_the_decoded_path_as_given(tmp_path):
     (tmp_path / "x%41.txt").write_text("literal percent")
     gateway = Gateway([], {}, tmp_path)

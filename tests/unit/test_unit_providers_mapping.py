@@ -7,7 +7,6 @@ import math
 
 import pytest
 
-from enhancer.adapters.providers._images import sniff_image_type
 from enhancer.adapters.providers.local import (
     ANIMEVIDEO_X2,
     ANIMEVIDEO_X4,
@@ -16,19 +15,20 @@ from enhancer.adapters.providers.local import (
     engine_model,
     estimated_seconds,
 )
-from enhancer.adapters.providers.replicate import (
+from enhancer.adapters.providers.replicate.client import (
     error_for_prediction,
     error_for_status,
+    image_type,
     output_url,
-    prediction_request,
-    prefer_wait_seconds,
     redact_urls,
-    replicate_input,
     url_for_logs,
 )
+from enhancer.adapters.providers.replicate.inputs import prediction_request, prefer_wait_seconds, replicate_input
 from enhancer.domain.enhancement import EnhanceOptions
 from enhancer.domain.errors import ProviderFailed, ProviderTimedOut, ServiceUnavailable, ValidationFailed
+from enhancer.domain.image_checks import sniff_type
 from enhancer.domain.models import MODELS, ModelSpec, ReplicateRef, find_model
+from enhancer.http.envelope import http_status
 
 URL = "https://bucket.s3.amazonaws.com/originals/a.png?X-Amz-Signature=abc"
 
@@ -128,27 +128,27 @@ def test_prefer_wait_fits_the_deadline(left, wait):
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_failures_mean_the_service_is_misconfigured(status):
     error = error_for_status(status)
-    assert type(error) is ServiceUnavailable and error.status == 503
+    assert type(error) is ServiceUnavailable and http_status(error) == 503
     assert error.message == "The enhancement service is not configured correctly"
 
 
 @pytest.mark.parametrize("status", [400, 404, 409, 413, 422])
 def test_other_client_errors_are_validation_errors(status):
     error = error_for_status(status)
-    assert type(error) is ValidationFailed and error.status == 400
+    assert type(error) is ValidationFailed and http_status(error) == 400
     assert error.message == "The model rejected the request"
 
 
 def test_too_many_requests_is_a_retryable_provider_error():
     error = error_for_status(429)
-    assert type(error) is ProviderFailed and error.status == 502
-    assert error.details == {"retryable": True} and error.headers["Retry-After"] == "5"
+    assert type(error) is ProviderFailed and http_status(error) == 502
+    assert error.details == {"retryable": True} and error.retry_after == 5
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 599])
 def test_server_errors_are_retryable_provider_errors(status):
     error = error_for_status(status)
-    assert type(error) is ProviderFailed and error.status == 502
+    assert type(error) is ProviderFailed and http_status(error) == 502
     assert error.message == "The enhancement service failed, please retry"
     assert error.details == {"retryable": True}
 
@@ -183,10 +183,28 @@ def test_output_url(output, url):
 
 @pytest.mark.parametrize(("data", "content_type"), [
     (b"\xff\xd8\xff\xe0rest", "image/jpeg"), (b"\x89PNG\r\n\x1a\nrest", "image/png"),
-    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"), (b"GIF89a...", "image/gif"),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+    (b"GIF89a...", None),  # the product takes and returns JPEG, PNG and WebP only: one table, image_checks'
     (b"<html>", None), (b"", None)])
-def test_sniff_image_type(data, content_type):
-    assert sniff_image_type(data) == content_type
+def test_a_providers_output_is_typed_by_the_products_one_format_table(data, content_type):
+    assert sniff_type(data) == content_type
+
+
+@pytest.mark.parametrize(("header", "content_type"), [
+    ("image/png", "image/png"), ("IMAGE/JPEG; charset=binary", "image/jpeg"), ("image/svg+xml", None),
+    ("text/html", None), ("", None)])
+def test_only_raster_image_types_are_taken_from_headers(header, content_type):
+    assert image_type(header) == content_type
+
+
+def test_the_replicate_package_still_exports_its_public_names():
+    import enhancer.adapters.providers.replicate as replicate
+    from enhancer.adapters.providers.replicate import client, inputs
+
+    assert replicate.replicate_input is inputs.replicate_input
+    assert replicate.error_for_status is client.error_for_status
+    with pytest.raises(AttributeError):
+        _ = replicate.no_such_name
 
 
 # --- local engine ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from enhancer.domain.quota import (
     return_to_packs,
     split_charge,
 )
+from enhancer.http.envelope import http_status
 
 
 def ts(*parts: int) -> int:
@@ -252,7 +253,7 @@ def test_pack_expiry_is_an_int_later_than_the_purchase() -> None:
 def test_daily_quota_error_is_a_403_with_scope_used_limit_and_iso_reset() -> None:
     error = QuotaExceeded(scope="daily", used=3, limit=3, reset_at=ts(2024, 5, 11, 8, 30, 15))
 
-    assert error.status == 403
+    assert http_status(error) == 403
     assert error.type == "forbidden"
     assert error.scope == "daily"
     assert error.details == {"scope": "daily", "used": 3, "limit": 3, "resetAt": "2024-05-11T08:30:15Z"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from enhancer.adapters.dynamo_keys import rate_window_key
 from enhancer.domain import rate_limits
 from enhancer.domain.rate_limits import AI_GENERATE, AI_JOBS, AI_JOBS_POLL, API, SENSITIVE_ACTION, Limiter
 
@@ -39,6 +40,10 @@ def test_window_start(limiter: Limiter, now: float, start: int) -> None:
     assert isinstance(limiter.window_start(now), int)
 
 
+def _key(limiter: Limiter, client: str, now: float) -> str:
+    return rate_window_key(limiter.name, client, limiter.window_start(now))
+
+
 @pytest.mark.parametrize("limiter, client, now, key", [
     (API, "203.0.113.9", 1000, "rl:api:203.0.113.9:960"),
     (AI_GENERATE, "203.0.113.9|u:user-1", 1_716_000_030.5, "rl:aiGenerate:203.0.113.9|u:user-1:1716000000"),
@@ -46,17 +51,17 @@ def test_window_start(limiter: Limiter, now: float, start: int) -> None:
     (SENSITIVE_ACTION, "198.51.100.7", 3601, "rl:sensitiveAction:198.51.100.7:3600"),
 ])
 def test_key_format(limiter: Limiter, client: str, now: float, key: str) -> None:
-    assert limiter.key(client, now) == key
+    assert _key(limiter, client, now) == key
 
 
 def test_key_is_the_same_within_a_window_and_changes_with_the_next() -> None:
-    assert API.key("c", 960) == API.key("c", 1019.9)
-    assert API.key("c", 1019.9) != API.key("c", 1020)
+    assert _key(API, "c", 960) == _key(API, "c", 1019.9)
+    assert _key(API, "c", 1019.9) != _key(API, "c", 1020)
 
 
 def test_key_differs_by_limiter_and_client() -> None:
-    assert API.key("c", 960) != AI_JOBS.key("c", 960)
-    assert API.key("c1", 960) != API.key("c2", 960)
+    assert _key(API, "c", 960) != _key(AI_JOBS, "c", 960)
+    assert _key(API, "c1", 960) != _key(API, "c2", 960)
 
 
 @pytest.mark.parametrize("limiter, now, retry", [

@@ -1,10 +1,20 @@
-"""Path → route template matching, the way API Gateway matches, for the 405 answers."""
+"""Path → route template matching, the way API Gateway matches, for the 405 answers; the route table against the
+routers that serve its paths."""
 
 from __future__ import annotations
 
-import pytest
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
 
-from enhancer.http.route_table import allowed_methods, decode_path, match_route
+import pytest
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+
+from enhancer.http import routes
+from enhancer.http.route_table import API_ROUTES, allowed_methods, decode_path, match_route, path_template
 
 USAGE = "/api/ai-image/usage"
 PROXY = "/r2-ai/{key+}"
@@ -59,3 +69,69 @@ def test_unknown_paths_match_nothing(path: str) -> None:
 ])
 def test_paths_are_decoded_once_as_api_gateway_does(raw, decoded):
     assert decode_path(raw) == decoded
+
+
+@pytest.mark.parametrize(("template", "path", "parameters"), [
+    ("/api/ai-image/usage", "/api/ai-image/usage", {}),
+    ("/api/ai-image/usage", "/api/ai-image/usage/", None),
+    ("/r2-ai/{key+}", "/r2-ai/a/b/c.png", {"key": "a/b/c.png"}),
+    ("/r2-ai/{key+}", "/r2-ai/a%2Fb", {"key": "a%2Fb"}),  # parameters are parts of the path, not decoded again
+    ("/r2-ai/{key+}", "/r2-ai/", None),
+    ("/users/{id}/images", "/users/u1/images", {"id": "u1"}),
+    ("/users/{id}/images", "/users/u1/x/images", None),  # a plain variable is one segment
+    ("/users/{id}/images", "/users//images", None),
+    ("/a.b/{x}", "/aXb/1", None),  # literal segments are literal, regex characters included
+])
+def test_a_path_template_matches_as_api_gateway_does(template, path, parameters):
+    assert path_template(template).match(path) == parameters
+
+
+def test_a_path_template_counts_its_variables_for_the_gateways_ranking():
+    assert (path_template("/api/ai-image/usage").variables, path_template("/api/ai-image/usage").greedy) == (0, 0)
+    assert (path_template("/users/{id}/{name}").variables, path_template("/users/{id}/{name}").greedy) == (2, 0)
+    assert (path_template("/r2-ai/{key+}").variables, path_template("/r2-ai/{key+}").greedy) == (0, 1)
+
+
+def _route_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.walk_packages(routes.__path__, routes.__name__ + ".") if not m.ispkg)
+
+
+def _served() -> dict[str, list[tuple[str, set[str]]]]:
+    """Per route module but the fallback: the (API Gateway path template, methods) of each route its router serves."""
+    served = {}
+    for name in _route_modules():
+        if name == "enhancer.http.routes.fallback":
+            continue
+        router = importlib.import_module(name).router
+        assert isinstance(router, APIRouter), name
+        served[name] = [(route.path.replace(":path}", "+}"), set(route.methods))
+                        for route in router.routes if isinstance(route, APIRoute)]
+        assert len(served[name]) == len(router.routes), name
+    return served
+
+
+def test_every_route_module_has_one_router_with_one_route():
+    served = _served()
+
+    assert len(served) == len(API_ROUTES)
+    assert {name: len(found) for name, found in served.items()} == dict.fromkeys(served, 1)
+
+
+def test_the_route_table_is_what_the_routers_serve():
+    """API_ROUTES is kept by hand (the fallback reads it without importing the routes); this holds it equal to the
+    paths and methods the routers declare."""
+    served = {path: methods for found in _served().values() for path, methods in found}
+
+    assert served == {path: set(methods) for path, methods in API_ROUTES.items()}
+    assert all(len(set(methods)) == len(methods) for methods in API_ROUTES.values())
+
+
+def test_the_fallback_reads_the_table_without_importing_any_route():
+    """Deriving API_ROUTES from the routers would load every route's dependencies into the fallback function."""
+    probe = ("import json, sys; import enhancer.http.routes.fallback; "
+             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('enhancer.'))))")
+    loaded = json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, check=True,
+                                       text=True).stdout)
+
+    assert [m for m in loaded if m.startswith("enhancer.http.routes.")] == ["enhancer.http.routes.fallback"]
+    assert [m for m in loaded if m.startswith(("enhancer.services", "enhancer.adapters", "enhancer.bootstrap"))] == []

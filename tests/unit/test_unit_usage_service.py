@@ -1,4 +1,4 @@
-"""usage_overview with an in-memory Counters port fake."""
+"""usage_overview with an in-memory UsageReader port fake (tests/fakes.py)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,12 @@ from enhancer.domain.identity import Identity, User, guest_owner_key
 from enhancer.domain.plans import OwnerType, Plan
 from enhancer.domain.usage import UsageSnapshot
 from enhancer.services.usage import usage_overview
+from tests.fakes import FakeUsageReader
 
 SECRET = b"unit-test-owner-key-secret-0123456789abcdef"
 GUEST_KEY = guest_owner_key(SECRET, "0b8f1c3e-2f4a-4d5b-9c6e-7a8b9c0d1e2f")
 NOW = int(datetime(2024, 5, 10, 12, 0, 0, tzinfo=UTC).timestamp())
 DAILY_RESET = NOW + 5 * 3600  # 2024-05-10T17:00:00Z
-
-
-class FakeCounters:
-    def __init__(self, snapshot: UsageSnapshot) -> None:
-        self.snapshot = snapshot
-        self.reads: list[tuple[str, str, str, str | None]] = []
-
-    def hit_rate_window(self, key: str, expires_at: int) -> int:  # pragma: no cover - not used here
-        raise AssertionError("usage_overview must not touch rate windows")
-
-    def read_usage(self, owner_type: str, owner_key: str, month: str, user_id: str | None) -> UsageSnapshot:
-        self.reads.append((owner_type, owner_key, month, user_id))
-        return self.snapshot
 
 
 def pack(pack_id: str, units: int, created: int, expires: int) -> CreditPack:
@@ -46,7 +34,7 @@ PRO_USER = Identity(owner_type=OwnerType.USER, owner_key="user-pro",
 
 
 def test_guest_overview() -> None:
-    counters = FakeCounters(UsageSnapshot(daily_count=2, daily_reset_at=DAILY_RESET, monthly_used_tenths=25,
+    counters = FakeUsageReader(UsageSnapshot(daily_count=2, daily_reset_at=DAILY_RESET, monthly_used_tenths=25,
                                           credit_packs=PACKS))
     response = usage_overview(GUEST, counters, NOW).as_response()
 
@@ -63,14 +51,14 @@ def test_guest_overview() -> None:
 
 
 def test_guest_usage_is_read_by_guest_key_and_month_without_a_user() -> None:
-    counters = FakeCounters(UsageSnapshot())
+    counters = FakeUsageReader(UsageSnapshot())
     usage_overview(GUEST, counters, NOW)
 
-    assert counters.reads == [("guest", GUEST_KEY, "202405", None)]
+    assert counters.calls == [("guest", GUEST_KEY, "202405", None)]
 
 
 def test_pro_user_overview() -> None:
-    counters = FakeCounters(UsageSnapshot(daily_count=12, daily_reset_at=DAILY_RESET, monthly_used_tenths=125,
+    counters = FakeUsageReader(UsageSnapshot(daily_count=12, daily_reset_at=DAILY_RESET, monthly_used_tenths=125,
                                           credit_packs=PACKS))
     overview = usage_overview(PRO_USER, counters, NOW)
     response = overview.as_response()
@@ -91,16 +79,16 @@ def test_pro_user_overview() -> None:
 
 
 def test_user_usage_is_read_by_user_id() -> None:
-    counters = FakeCounters(UsageSnapshot())
+    counters = FakeUsageReader(UsageSnapshot())
     usage_overview(PRO_USER, counters, NOW)
 
-    assert counters.reads == [("user", "user-pro", "202405", "user-pro")]
+    assert counters.calls == [("user", "user-pro", "202405", "user-pro")]
 
 
 def test_user_without_packs_has_a_zero_balance_not_a_missing_one() -> None:
     free_user = Identity(owner_type=OwnerType.USER, owner_key="user-free",
                          user=User(id="user-free", email="f@example.com", plan=Plan.FREE), guest_key=None)
-    response = usage_overview(free_user, FakeCounters(UsageSnapshot()), NOW).as_response()
+    response = usage_overview(free_user, FakeUsageReader(UsageSnapshot()), NOW).as_response()
 
     assert response["plan"] == "free"
     assert response["creditsBalanceTenths"] == 0
@@ -110,7 +98,7 @@ def test_user_without_packs_has_a_zero_balance_not_a_missing_one() -> None:
 
 
 def test_expired_daily_window_reads_as_unused() -> None:
-    counters = FakeCounters(UsageSnapshot(daily_count=3, daily_reset_at=NOW - 1))
+    counters = FakeUsageReader(UsageSnapshot(daily_count=3, daily_reset_at=NOW - 1))
     response = usage_overview(GUEST, counters, NOW).as_response()
 
     assert response["usage"] == {"used": 0, "limit": 3, "remaining": 3, "resetAt": None}
@@ -118,8 +106,8 @@ def test_expired_daily_window_reads_as_unused() -> None:
 
 def test_december_usage_resets_in_january_of_next_year() -> None:
     december = int(datetime(2024, 12, 31, 23, 0, tzinfo=UTC).timestamp())
-    counters = FakeCounters(UsageSnapshot())
+    counters = FakeUsageReader(UsageSnapshot())
     response = usage_overview(PRO_USER, counters, december).as_response()
 
     assert response["monthlyUsage"]["resetAt"] == "2025-01-01T00:00:00Z"  # type: ignore[index]
-    assert counters.reads[0][2] == "202412"
+    assert counters.calls[0][2] == "202412"

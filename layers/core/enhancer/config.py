@@ -1,13 +1,22 @@
-"""Every setting the functions read, from the environment, validated once at start (README: Configuration)."""
+"""The settings the functions read from the environment, in groups, each validated once, when first loaded
+(README: Configuration).
+
+Every function loads the core group, `Settings`, at cold start (`get_settings()`, from the app factory). Any
+other group is loaded only by the code that uses it — `EnhancementSettings` by the generate and models routes
+and the provider factory (`get_enhancement_settings()`) — so a function that never enhances starts without
+its variables and is not stopped by them. A new group (Stripe, jobs) is one more `SettingsGroup` subclass with
+its `get_…` accessor, cleared in `bootstrap.reset()` (docs/architecture.md §2).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from enhancer.adapters.sql.url import DatabaseUrl
 from enhancer.domain.errors import ConfigurationError
 
 Environment = Literal["development", "testing", "staging", "production"]
@@ -25,30 +34,36 @@ def _normalise_origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-class Settings(BaseSettings):
+class SettingsGroup(BaseSettings):
+    """What every group shares: variables read case-insensitively, unknown ones ignored, values frozen; and the
+    environment, which each group reads (and checks) itself."""
+
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     environment: Environment = "production"
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+class Settings(SettingsGroup):
+    """The core group, loaded by every function at cold start: AWS resources, the database, the owner-key
+    secret, origins, the image proxy, upload forms, guest bounds and the UI flags."""
+
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     table_name: str = Field(default="enhancer-data", min_length=3, max_length=255)
     bucket_name: str = Field(default="enhancer-images", min_length=3, max_length=63)
-    database_url: str = "sqlite:////mnt/data/enhancer.db"
+    database_url: DatabaseUrl = DatabaseUrl("sqlite:////mnt/data/enhancer.db")
     owner_key_secret: SecretStr | None = None
     owner_key_secret_parameter: str | None = None
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     image_proxy_inline_max_bytes: int = Field(default=4_000_000, ge=1, le=4_400_000)
     image_proxy_presign_seconds: int = Field(default=300, ge=10, le=3600)
-
-    # Enhancement
-    enhancer_provider: Literal["auto", "replicate", "local", "echo"] = "auto"
-    replicate_api_token: SecretStr | None = None
-    replicate_api_token_parameter: str | None = None
-    replicate_base_url: str = "https://api.replicate.com"
-    replicate_http_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    generate_deadline_seconds: float = Field(default=25.0, ge=1, le=28)
-    local_engine_quality: Literal["fast", "best"] = "fast"
-    local_engine_tile_size: int = Field(default=256, ge=0, le=1024)  # 0: the engine picks; else at least 32
-    image_max_pixels: int = Field(default=12_000_000, ge=1024, le=50_000_000)
     upload_url_seconds: int = Field(default=600, ge=60, le=3600)
     # Guests together (README: Plans, cost and credits): per client IP per hour, and all of them per UTC day.
     guest_images_per_ip_per_hour: int = Field(default=20, ge=0, le=100_000)
@@ -63,19 +78,11 @@ class Settings(BaseSettings):
             return tuple(_normalise_origin(v) for v in value.split(",") if v.strip())
         return value
 
-    @field_validator("local_engine_tile_size")
+    @field_validator("database_url", mode="plain")
     @classmethod
-    def _check_tile_size(cls, value: int) -> int:
-        if 0 < value < 32:
-            raise ValueError("must be 0 (automatic) or at least 32")
-        return value
-
-    @field_validator("database_url")
-    @classmethod
-    def _check_database_url(cls, value: str) -> str:
-        if not value.startswith("sqlite:///") or len(value) <= len("sqlite:///"):
-            raise ValueError("must be sqlite:///<path> (PostgreSQL support is not built yet)")
-        return value
+    def _check_database_url(cls, value: object) -> DatabaseUrl:
+        # Parsed once, here; a URL the SQL adapters cannot serve is refused with what they accept.
+        return DatabaseUrl(value)
 
     @field_validator("owner_key_secret")
     @classmethod
@@ -85,13 +92,6 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _no_stand_in_provider_in_production(self) -> Settings:
-        if self.is_production and self.enhancer_provider in ("local", "echo"):
-            raise ValueError(f"ENHANCER_PROVIDER={self.enhancer_provider} is not allowed in production "
-                             "(use replicate, or auto with REPLICATE_API_TOKEN)")
-        return self
-
-    @model_validator(mode="after")
     def _require_secret_outside_development(self) -> Settings:
         if self.environment != "development" and not (self.owner_key_secret or self.owner_key_secret_parameter):
             raise ValueError(
@@ -99,12 +99,43 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def is_development(self) -> bool:
-        return self.environment == "development"
+    def credits_cta_enabled(self) -> bool:
+        """Shown by default in development, hidden by default in production; `1`/`0` decide when set."""
+        if self.public_enable_credits_cta is not None:
+            return self.public_enable_credits_cta
+        return not self.is_production
 
-    @property
-    def is_production(self) -> bool:
-        return self.environment == "production"
+
+class EnhancementSettings(SettingsGroup):
+    """The enhancement group: the provider and its knobs, the generate deadline and the image size bound.
+    Loaded by the code that enhances or reports the provider, never at a cold start."""
+
+    # Built on first load, not at import: functions that never load the group do not pay for its schema.
+    model_config = SettingsConfigDict(defer_build=True)
+
+    enhancer_provider: Literal["auto", "replicate", "local", "echo"] = "auto"
+    replicate_api_token: SecretStr | None = None
+    replicate_api_token_parameter: str | None = None
+    replicate_base_url: str = "https://api.replicate.com"
+    replicate_http_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    generate_deadline_seconds: float = Field(default=25.0, ge=1, le=28)
+    local_engine_quality: Literal["fast", "best"] = "fast"
+    local_engine_tile_size: int = Field(default=256, ge=0, le=1024)  # 0: the engine picks; else at least 32
+    image_max_pixels: int = Field(default=12_000_000, ge=1024, le=50_000_000)
+
+    @field_validator("local_engine_tile_size")
+    @classmethod
+    def _check_tile_size(cls, value: int) -> int:
+        if 0 < value < 32:
+            raise ValueError("must be 0 (automatic) or at least 32")
+        return value
+
+    @model_validator(mode="after")
+    def _no_stand_in_provider_in_production(self) -> EnhancementSettings:
+        if self.is_production and self.enhancer_provider in ("local", "echo"):
+            raise ValueError(f"ENHANCER_PROVIDER={self.enhancer_provider} is not allowed in production "
+                             "(use replicate, or auto with REPLICATE_API_TOKEN)")
+        return self
 
     @property
     def has_replicate_token(self) -> bool:
@@ -119,22 +150,14 @@ class Settings(BaseSettings):
             return "replicate"
         return None if self.is_production else "local"
 
-    @property
-    def credits_cta_enabled(self) -> bool:
-        """Shown by default in development, hidden by default in production; `1`/`0` decide when set."""
-        if self.public_enable_credits_cta is not None:
-            return self.public_enable_credits_cta
-        return not self.is_production
 
-    @property
-    def sqlite_path(self) -> str:
-        return self.database_url.removeprefix("sqlite:///")
+Group = TypeVar("Group", bound=SettingsGroup)
 
 
-def load_settings() -> Settings:
-    """Settings from the environment, or a ConfigurationError whose message names each bad variable."""
+def load_group(group: type[Group]) -> Group:
+    """A settings group from the environment, or a ConfigurationError whose message names each bad variable."""
     try:
-        return Settings()
+        return group()
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -144,6 +167,23 @@ def load_settings() -> Settings:
         raise ConfigurationError("Invalid configuration: " + "; ".join(problems)) from None
 
 
+def load_settings() -> Settings:
+    """The core group from the environment (ConfigurationError naming each bad variable)."""
+    return load_group(Settings)
+
+
+def load_enhancement_settings() -> EnhancementSettings:
+    """The enhancement group from the environment (ConfigurationError naming each bad variable)."""
+    return load_group(EnhancementSettings)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The core group, once per process (every function, at cold start)."""
     return load_settings()
+
+
+@lru_cache(maxsize=1)
+def get_enhancement_settings() -> EnhancementSettings:
+    """The enhancement group, once per process, on first use."""
+    return load_enhancement_settings()

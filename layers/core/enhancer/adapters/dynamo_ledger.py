@@ -12,58 +12,37 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from enhancer.adapters.dynamo_counters import (
+from enhancer.adapters.dynamo_credits import ATTEMPTS, DynamoCredits
+from enhancer.adapters.dynamo_keys import (
+    CAP_TTL_GRACE_SECONDS,
+    CONSUME_RECORD_TTL_SECONDS,
+    MONTHLY_ITEM_TTL_SECONDS,
     cap_key,
     credits_key,
     daily_usage_key,
+    error_code,
+    given_back_key,
     monthly_usage_key,
-    packs_from_item,
-    packs_to_attribute,
+    number,
 )
 from enhancer.domain.clock import month_key, next_month_start
-from enhancer.domain.credits import CreditPack, balance_tenths
-from enhancer.domain.errors import RateLimited
-from enhancer.domain.guest_limits import SpendCap, cap_refusal
+from enhancer.domain.credits import CreditPack
+from enhancer.domain.errors import AppError
+from enhancer.domain.guest_limits import GuestBudgetReached, GuestsOfIpCapReached, SpendCap, cap_refusal
 from enhancer.domain.plans import Entitlements
-from enhancer.domain.quota import (
-    ChargeSplit,
-    InsufficientCredits,
-    QuotaExceeded,
-    Reservation,
-    consume_fifo,
-    return_to_packs,
-    split_charge,
-)
+from enhancer.domain.quota import ChargeSplit, QuotaExceeded, Reservation, split_charge
 from enhancer.domain.usage import DAILY_WINDOW_SECONDS, TENTHS_PER_CREDIT
 from enhancer.observability import logger
 
-MONTHLY_ITEM_TTL_SECONDS = 400 * 24 * 3600
-CONSUME_RECORD_TTL_SECONDS = 180 * 24 * 3600
-CAP_TTL_GRACE_SECONDS = 3600  # a cap's item outlives its window, so a late give-back finds it
-_ATTEMPTS = 8
-
-
-def consume_record_key(user_id: str, charge_id: str) -> str:
-    return f"ai:credits:consume:{user_id}:{charge_id}"
-
-
-def given_back_key(charge_id: str) -> str:
-    return f"ai:charge:given-back:{charge_id}"
-
-
-def _error_code(error: Exception) -> str:
-    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
-
-
-def _n(item: dict[str, Any] | None, name: str) -> int | None:
-    value = (item or {}).get(name)
-    return int(value["N"]) if value and "N" in value else None
+# What `reserve` refuses a charge with; anything else it raises is a fault, not a refusal.
+REFUSALS = (QuotaExceeded, GuestsOfIpCapReached, GuestBudgetReached)
 
 
 class DynamoLedger:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
+        self._credits = DynamoCredits(client, table_name)
 
     # ------------------------------------------------------------------ reserve
 
@@ -74,6 +53,7 @@ class DynamoLedger:
         A refusal gives back what this reservation took and names the limit that refuses it, also under
         concurrency (see `_truest_refusal`)."""
         now = time.time() if now is None else now
+        caps = tuple(dict.fromkeys(caps))  # one count per cap, however often a caller names it
         month = month_key(now)
         daily_key = daily_usage_key(owner_type, owner_key)
         monthly_limit = entitlements.monthly_images * TENTHS_PER_CREDIT
@@ -84,27 +64,28 @@ class DynamoLedger:
                 self._take_cap(cap, now)
                 taken_caps.append(cap)
             daily = self._take_daily(daily_key, entitlements.daily_burst_cap, now)
-            split, monthly_used, taken, balance = self._take_monthly(
+            split, taken = self._take_monthly(
                 owner_type, owner_key, user_id, month, charge_id, cost_tenths, monthly_limit, now)
         except BaseException as error:
             if daily is not None:
-                self._return_daily(daily_key, daily[1])
-            self._return_caps(taken_caps)
-            if not isinstance(error, QuotaExceeded | RateLimited):
+                self._count_back_quietly(self._count_back(daily_key, daily[1]))
+            for cap in taken_caps:
+                self._count_back_quietly(self._count_back(cap_key(cap)))
+            if not isinstance(error, REFUSALS):
                 raise
-            later_caps = list(caps[len(taken_caps) + 1:]) if len(taken_caps) < len(caps) else []
-            refused_before_daily = daily is None and len(taken_caps) < len(caps)
-            truer = self._truest_refusal(later_caps, daily_key if refused_before_daily else None,
-                                         monthly_usage_key(owner_type, owner_key, month) if daily is None else None,
-                                         user_id, cost_tenths, entitlements, now)
+            refused_at_cap = daily is None and len(taken_caps) < len(caps)
+            truer = self._truest_refusal(
+                list(caps[len(taken_caps) + 1:]) if refused_at_cap else [],
+                daily_key if refused_at_cap else None,
+                monthly_usage_key(owner_type, owner_key, month) if daily is None else None,
+                user_id, cost_tenths, entitlements, now)
             if truer is None:
                 raise
             raise truer from None
         daily_used, reset_at = daily
         return Reservation(charge_id=charge_id, owner_type=owner_type, owner_key=owner_key, user_id=user_id,
                            split=split, daily_used=daily_used, daily_reset_at=reset_at, month=month,
-                           monthly_used_tenths=monthly_used, credits_taken=taken, credits_balance_tenths=balance,
-                           caps=tuple(caps))
+                           credits_taken=taken, caps=caps)
 
     def _take_cap(self, cap: SpendCap, now: float) -> None:
         from botocore.exceptions import ClientError
@@ -121,57 +102,61 @@ class DynamoLedger:
                                            ":expires": {"N": str(cap.window_end + CAP_TTL_GRACE_SECONDS)}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
+            if error_code(error) != "ConditionalCheckFailedException":
                 raise
-            raise cap_refusal(cap, _n(error.response.get("Item"), "count") or 0, now) from None
+            raise cap_refusal(cap, number(error.response.get("Item"), "count") or 0, now) from None
 
     def _truest_refusal(self, caps: list[SpendCap], daily_key: str | None, monthly_key: str | None,
-                        user_id: str | None, cost: int, entitlements: Entitlements,
-                        now: float) -> QuotaExceeded | RateLimited | None:
-        """The first later limit that refuses this charge too, or None when the refusal stands.
+                        user_id: str | None, cost: int, entitlements: Entitlements, now: float) -> AppError | None:
+        """The last of the later limits that refuses this charge too, or None when the refusal stands.
 
         A counter refuses when its count has reached the limit, and that count includes charges still in
         flight; a charge that a later limit refuses gives its earlier counts back. So when parallel requests
-        meet a later limit that is used up (the month, say), some of them see an earlier one (the day) full
-        of charges that are about to be given back. The later limits are never inflated that way, so when one
-        of them refuses too, it is the limit to name."""
+        meet a later limit that is used up (the month, say), some of them see an earlier one (the day, a guest
+        cap) full of charges that are about to be given back. The later a limit comes, the less it is inflated
+        that way (the month not at all), so the last one that refuses is the one to name. A probe that fails
+        leaves the refusal as it was: it only ever chooses between true refusals."""
         keys = [cap_key(cap) for cap in caps] + [k for k in (daily_key, monthly_key) if k]
         if user_id is not None and monthly_key:
             keys.append(credits_key(user_id))
         if not keys:
             return None
-        response = self._client.batch_get_item(RequestItems={self._table: {
-            "Keys": [{"pk": {"S": key}} for key in keys], "ConsistentRead": True}})
+        try:
+            response = self._client.batch_get_item(RequestItems={self._table: {
+                "Keys": [{"pk": {"S": key}} for key in keys], "ConsistentRead": True}})
+        except Exception:
+            logger.exception("refusal_probe_failed")
+            return None
         items = {item["pk"]["S"]: item for item in response.get("Responses", {}).get(self._table, [])}
-        for cap in caps:
-            used = _n(items.get(cap_key(cap)), "count") or 0
-            if used >= cap.limit:
-                return cap_refusal(cap, used, now)
-        if daily_key:
-            day = items.get(daily_key)
-            reset_at, used = _n(day, "resetAt"), _n(day, "count") or 0
-            if reset_at is not None and reset_at > int(now) and used >= entitlements.daily_burst_cap:
-                return QuotaExceeded(scope="daily", used=used, limit=entitlements.daily_burst_cap, reset_at=reset_at)
         if monthly_key:
             limit = entitlements.monthly_images * TENTHS_PER_CREDIT
-            used = _n(items.get(monthly_key), "usedTenths") or 0
-            balance = balance_tenths(packs_from_item(items.get(credits_key(user_id))), now) if user_id else 0
+            used = number(items.get(monthly_key), "usedTenths") or 0
+            balance = self._credits.balance(items.get(credits_key(user_id)), now) if user_id else 0
             if split_charge(cost, used, limit).credits_tenths > balance:
                 return QuotaExceeded(scope="monthly", used=used / TENTHS_PER_CREDIT,
                                      limit=limit / TENTHS_PER_CREDIT, reset_at=next_month_start(now))
+        if daily_key:
+            day = items.get(daily_key)
+            reset_at, count = number(day, "resetAt"), number(day, "count") or 0
+            if reset_at is not None and reset_at > int(now) and count >= entitlements.daily_burst_cap:
+                return QuotaExceeded(scope="daily", used=count, limit=entitlements.daily_burst_cap, reset_at=reset_at)
+        for cap in reversed(caps):
+            taken = number(items.get(cap_key(cap)), "count") or 0
+            if taken >= cap.limit:
+                return cap_refusal(cap, taken, now)
         return None
 
     def _take_daily(self, key: str, cap: int, now: float) -> tuple[int, int]:
         """One image out of the 24-hour window that began with the first counted use."""
         from botocore.exceptions import ClientError
 
-        for _ in range(_ATTEMPTS):
+        for _ in range(ATTEMPTS):
             counted, old = self._count_in_open_window(key, cap, now)
             if counted is not None:
                 return counted
-            old_reset = _n(old, "resetAt")
+            old_reset = number(old, "resetAt")
             if old_reset is not None and old_reset > int(now):
-                used = _n(old, "count") or 0
+                used = number(old, "count") or 0
                 raise QuotaExceeded(scope="daily", used=used, limit=cap, reset_at=old_reset)
             reset_at = int(now) + DAILY_WINDOW_SECONDS
             try:
@@ -185,12 +170,13 @@ class DynamoLedger:
                                                ":expires": {"N": str(reset_at + DAILY_WINDOW_SECONDS)}})
                 return 1, reset_at
             except ClientError as error:
-                if _error_code(error) != "ConditionalCheckFailedException":
+                if error_code(error) != "ConditionalCheckFailedException":
                     raise
                 # Another request opened the window first: count in it.
         raise RuntimeError("daily usage stayed contended after retries")
 
-    def _count_in_open_window(self, key: str, cap: int, now: float) -> tuple[tuple[int, int] | None, dict | None]:
+    def _count_in_open_window(self, key: str, cap: int,
+                              now: float) -> tuple[tuple[int, int] | None, dict[str, Any] | None]:
         """One image counted in an open window below the cap: ((count, resetAt), None); else (None, the item
         as it stands, or None when there is none)."""
         from botocore.exceptions import ClientError
@@ -204,91 +190,35 @@ class DynamoLedger:
                 ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": str(int(now))},
                                            ":cap": {"N": str(cap)}},
                 ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
-            return (_n(item, "count") or 0, _n(item, "resetAt") or 0), None
+            return (number(item, "count") or 0, number(item, "resetAt") or 0), None
         except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
+            if error_code(error) != "ConditionalCheckFailedException":
                 raise
             return None, error.response.get("Item")
 
     def _take_monthly(self, owner_type: str, owner_key: str, user_id: str | None, month: str, charge_id: str,
-                      cost: int, limit: int, now: float) -> tuple[ChargeSplit, int, list[CreditPack], int | None]:
+                      cost: int, limit: int, now: float) -> tuple[ChargeSplit, list[CreditPack]]:
         from botocore.exceptions import ClientError
 
         key = monthly_usage_key(owner_type, owner_key, month)
         try:
-            item = self._client.update_item(
+            self._client.update_item(
                 TableName=self._table, Key={"pk": {"S": key}},
                 UpdateExpression="ADD #used :cost SET #expires = if_not_exists(#expires, :expires)",
                 ConditionExpression="attribute_not_exists(#used) OR #used <= :most",
                 ExpressionAttributeNames={"#used": "usedTenths", "#expires": "expiresAt"},
                 ExpressionAttributeValues={":cost": {"N": str(cost)}, ":most": {"N": str(limit - cost)},
                                            ":expires": {"N": str(int(now) + MONTHLY_ITEM_TTL_SECONDS)}},
-                ReturnValues="UPDATED_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
-            balance = None
-            return ChargeSplit(plan_tenths=cost, credits_tenths=0), _n(item, "usedTenths") or cost, [], balance
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return ChargeSplit(plan_tenths=cost, credits_tenths=0), []
         except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
+            if error_code(error) != "ConditionalCheckFailedException":
                 raise
-            used = _n(error.response.get("Item"), "usedTenths") or 0
+            used = number(error.response.get("Item"), "usedTenths") or 0
         if user_id is None:
             raise QuotaExceeded(scope="monthly", used=used / TENTHS_PER_CREDIT, limit=limit / TENTHS_PER_CREDIT,
                                 reset_at=next_month_start(now))
-        return self._take_with_credits(key, user_id, charge_id, cost, limit, used, now)
-
-    def _take_with_credits(self, monthly_key: str, user_id: str, charge_id: str, cost: int, limit: int,
-                           used: int, now: float) -> tuple[ChargeSplit, int, list[CreditPack], int]:
-        """Past the allowance: what is left of it, and the rest from credit packs, in one transaction."""
-        from botocore.exceptions import ClientError
-
-        for _ in range(_ATTEMPTS):
-            split = split_charge(cost, used, limit)
-            item = self._client.get_item(TableName=self._table, Key={"pk": {"S": credits_key(user_id)}},
-                                         ConsistentRead=True).get("Item")
-            packs, version = packs_from_item(item), _n(item, "version") or 0
-            try:
-                kept, taken = consume_fifo(packs, split.credits_tenths, now)
-            except InsufficientCredits:
-                raise QuotaExceeded(scope="monthly", used=used / TENTHS_PER_CREDIT, limit=limit / TENTHS_PER_CREDIT,
-                                    reset_at=next_month_start(now)) from None
-            writes: list[dict[str, Any]] = [
-                {"Update": {
-                    "TableName": self._table, "Key": {"pk": {"S": credits_key(user_id)}},
-                    "UpdateExpression": "SET #packs = :packs, #version = :next",
-                    "ConditionExpression": "#version = :version",
-                    "ExpressionAttributeNames": {"#packs": "packs", "#version": "version"},
-                    "ExpressionAttributeValues": {":packs": packs_to_attribute(kept), ":next": {"N": str(version + 1)},
-                                                  ":version": {"N": str(version)}}}},
-                {"Put": {
-                    "TableName": self._table,
-                    "Item": {"pk": {"S": consume_record_key(user_id, charge_id)}, "status": {"S": "consumed"},
-                             "taken": packs_to_attribute(taken), "tenths": {"N": str(split.credits_tenths)},
-                             "createdAt": {"N": str(int(now))},
-                             "expiresAt": {"N": str(int(now) + CONSUME_RECORD_TTL_SECONDS)}},
-                    "ConditionExpression": "attribute_not_exists(pk)"}},
-            ]
-            if split.plan_tenths:
-                writes.append({"Update": {
-                    "TableName": self._table, "Key": {"pk": {"S": monthly_key}},
-                    "UpdateExpression": "ADD #used :plan SET #expires = if_not_exists(#expires, :expires)",
-                    "ConditionExpression": "attribute_not_exists(#used) OR #used <= :most",
-                    "ExpressionAttributeNames": {"#used": "usedTenths", "#expires": "expiresAt"},
-                    "ExpressionAttributeValues": {
-                        ":plan": {"N": str(split.plan_tenths)}, ":most": {"N": str(limit - split.plan_tenths)},
-                        ":expires": {"N": str(int(now) + MONTHLY_ITEM_TTL_SECONDS)}}}})
-            try:
-                self._client.transact_write_items(TransactItems=writes)
-                return split, used + split.plan_tenths, taken, balance_tenths(kept, now)
-            except ClientError as error:
-                if _error_code(error) not in ("TransactionCanceledException", "TransactionConflictException"):
-                    raise
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                    raise RuntimeError(f"charge {charge_id} was already taken from credits") from None
-            # Someone spent allowance or credits meanwhile: read both again and recompute the split.
-            current = self._client.get_item(TableName=self._table, Key={"pk": {"S": monthly_key}},
-                                            ConsistentRead=True).get("Item")
-            used = _n(current, "usedTenths") or 0
-        raise RuntimeError("credits stayed contended after retries")
+        return self._credits.take(key, user_id, charge_id, cost, limit, used, now)
 
     # ------------------------------------------------------------------ settle / give back
 
@@ -315,7 +245,7 @@ class DynamoLedger:
         returns: dict[str, dict[str, Any]] = {
             "daily": self._count_back(daily_usage_key(reservation.owner_type, reservation.owner_key),
                                       reservation.daily_reset_at),
-            **{f"cap:{cap.name}": self._count_back(cap_key(cap)) for cap in reservation.caps}}
+            **{cap_key(cap): self._count_back(cap_key(cap)) for cap in reservation.caps}}
         if reservation.split.plan_tenths > 0:
             plan = reservation.split.plan_tenths
             returns["monthly"] = {
@@ -325,7 +255,7 @@ class DynamoLedger:
                 "UpdateExpression": "ADD #used :minus", "ConditionExpression": "#used >= :plan",
                 "ExpressionAttributeNames": {"#used": "usedTenths"},
                 "ExpressionAttributeValues": {":minus": {"N": str(-plan)}, ":plan": {"N": str(plan)}}}
-        for _ in range(_ATTEMPTS):
+        for _ in range(ATTEMPTS):
             writes = [{"Put": {
                 "TableName": self._table,
                 "Item": {"pk": {"S": given_back_key(reservation.charge_id)}, "createdAt": {"N": str(int(now))},
@@ -334,12 +264,12 @@ class DynamoLedger:
             kinds = ["marker", *returns]
             writes.extend({"Update": update} for update in returns.values())
             if reservation.credits_taken and reservation.user_id:
-                writes.extend(self._credits_return_writes(reservation))
+                writes.extend(self._credits.return_writes(reservation))
             try:
                 self._client.transact_write_items(TransactItems=writes)
                 return
             except ClientError as error:
-                if _error_code(error) not in ("TransactionCanceledException", "TransactionConflictException"):
+                if error_code(error) not in ("TransactionCanceledException", "TransactionConflictException"):
                     raise
                 reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
             if reasons and reasons[0] == "ConditionalCheckFailed":
@@ -364,63 +294,23 @@ class DynamoLedger:
                 "ConditionExpression": condition, "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values}
 
-    def _credits_return_writes(self, reservation: Reservation) -> list[dict[str, Any]]:
-        assert reservation.user_id is not None
-        key = credits_key(reservation.user_id)
-        item = self._client.get_item(TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
-        version = _n(item, "version") or 0
-        restored = return_to_packs(packs_from_item(item), reservation.credits_taken)
-        return [{"Update": {
-            "TableName": self._table, "Key": {"pk": {"S": key}},
-            "UpdateExpression": "SET #packs = :packs, #version = :next",
-            "ConditionExpression": "#version = :version",
-            "ExpressionAttributeNames": {"#packs": "packs", "#version": "version"},
-            "ExpressionAttributeValues": {":packs": packs_to_attribute(restored), ":next": {"N": str(version + 1)},
-                                          ":version": {"N": str(version)}}}},
-            {"Update": {
-                "TableName": self._table,
-                "Key": {"pk": {"S": consume_record_key(reservation.user_id, reservation.charge_id)}},
-                "UpdateExpression": "SET #status = :refunded",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {":refunded": {"S": "refunded"}}}}]
-
-    def _return_daily(self, key: str, reset_at: int) -> None:
-        """Undo the day taken by a reservation that failed before it was complete (no marker needed)."""
-        self._count_back_now(self._count_back(key, reset_at))
-
-    def _return_caps(self, caps: list[SpendCap]) -> None:
-        for cap in caps:
-            self._count_back_now(self._count_back(cap_key(cap)))
-
-    def _count_back_now(self, update: dict[str, Any]) -> None:
+    def _count_back_quietly(self, update: dict[str, Any]) -> None:
+        """Undo one count of a reservation that failed before it was complete (no marker needed: nothing else
+        knows of it). A failure is logged, never raised: the refusal or error that stopped the reservation is
+        what the client must see, and the other counts must still be returned."""
         from botocore.exceptions import ClientError
 
         try:
             self._client.update_item(**update)
         except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
-                raise
+            if error_code(error) != "ConditionalCheckFailedException":
+                logger.exception("count_back_failed", extra={"key": update["Key"]["pk"]["S"]})
+        except Exception:
+            logger.exception("count_back_failed", extra={"key": update["Key"]["pk"]["S"]})
 
     # ------------------------------------------------------------------ credits in
 
     def add_credit_pack(self, user_id: str, pack_id: str, units_tenths: int, created_at: int,
                         expires_at: int) -> bool:
-        """Add a purchased pack once: a second call with the same pack id changes nothing (returns False)."""
-        from botocore.exceptions import ClientError
-
-        pack = CreditPack(pack_id, units_tenths, created_at, expires_at)
-        try:
-            self._client.update_item(
-                TableName=self._table, Key={"pk": {"S": credits_key(user_id)}},
-                UpdateExpression=("SET #packs = list_append(if_not_exists(#packs, :empty), :new), "
-                                  "#version = if_not_exists(#version, :zero) + :one ADD #ids :id"),
-                ConditionExpression="attribute_not_exists(#ids) OR NOT contains(#ids, :pack)",
-                ExpressionAttributeNames={"#packs": "packs", "#version": "version", "#ids": "packIds"},
-                ExpressionAttributeValues={":empty": {"L": []}, ":new": packs_to_attribute([pack]),
-                                           ":zero": {"N": "0"}, ":one": {"N": "1"},
-                                           ":id": {"SS": [pack_id]}, ":pack": {"S": pack_id}})
-            return True
-        except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return False
+        """Add a purchased pack once (the entry point billing calls): see DynamoCredits.add_pack."""
+        return self._credits.add_pack(user_id, pack_id, units_tenths, created_at, expires_at)

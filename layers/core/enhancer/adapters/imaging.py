@@ -18,19 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from io import BytesIO
 
-from enhancer.domain.errors import ValidationFailed
-from enhancer.domain.image_checks import JPEG, PNG, WEBP, ImageHeader, inspect_image
+from enhancer.domain.image_checks import JPEG, PNG, WEBP, ImageHeader, corrupt_image, inspect_image
 
 _PILLOW_FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
-_CORRUPT = "The image file is truncated or corrupt"
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type: grey, RGB, palette, grey+alpha, RGBA
 _ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
 _INFLATE_BLOCK = 1 << 20
 _pillow_globals = threading.RLock()
-
-
-def _corrupt() -> ValidationFailed:
-    return ValidationFailed(_CORRUPT, details={"field": "image", "reason": "corrupt"})
 
 
 def _decode_errors() -> tuple[type[BaseException], ...]:
@@ -65,23 +59,25 @@ def verify_decodes(data: bytes, header: ImageHeader, *, max_pixels: int | None =
     `max_pixels` (the header's own size when not given)."""
     from PIL import Image
 
+    # The bomb warning is raised as an error here (see _pillow_limits).
+    refusals: tuple[type[BaseException], ...] = (*_decode_errors(), Image.DecompressionBombWarning)
     expected_format = _PILLOW_FORMATS.get(header.content_type)
     if expected_format is None:
-        raise _corrupt()
+        raise corrupt_image()
     try:
         ceiling = max(header.pixels, 1) if max_pixels is None else max(header.pixels, max_pixels)
         with _pillow_limits(ceiling), Image.open(BytesIO(data), formats=[expected_format]) as image:
             if image.format != expected_format or image.size != (header.width, header.height):
-                raise _corrupt()
+                raise corrupt_image()
             image.load()
             if image.size != (header.width, header.height):
-                raise _corrupt()
-    except (*_decode_errors(), Image.DecompressionBombWarning) as exc:
-        raise _corrupt() from exc
+                raise corrupt_image()
+    except refusals as exc:
+        raise corrupt_image() from exc
     # Pillow fills the missing rows with zeros when a PNG's deflate stream ends early but cleanly, so the
     # amount of image data is checked here; the stream is inflated in blocks and never held whole.
     if header.content_type == PNG and not _png_data_fits(data):
-        raise _corrupt()
+        raise corrupt_image()
 
 
 def _png_raw_size(width: int, height: int, depth: int, colour: int, interlaced: bool) -> int:

@@ -30,7 +30,8 @@ class S3ImageStore:
         from botocore.exceptions import ClientError
 
         try:
-            return operation(Bucket=self._bucket, Key=key)
+            response: dict[str, Any] = operation(Bucket=self._bucket, Key=key)
+            return response
         except ClientError as error:
             if _is_missing(error):
                 return None
@@ -44,14 +45,16 @@ class S3ImageStore:
 
     def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
         """A browser form upload of exactly this key and type, at most `max_bytes` long."""
-        return self._client.generate_presigned_post(
+        post: dict[str, Any] = self._client.generate_presigned_post(
             Bucket=self._bucket, Key=key, Fields={"Content-Type": content_type},
             Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
             ExpiresIn=expires_in)
+        return post
 
     def presigned_get_url(self, key: str, expires_in: int) -> str:
-        return self._client.generate_presigned_url(
+        url: str = self._client.generate_presigned_url(
             "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in)
+        return url
 
     @staticmethod
     def _info(response: dict[str, Any]) -> ObjectInfo:

@@ -1,4 +1,6 @@
-"""Error types the whole application raises; the HTTP layer maps each `type` to its status (docs/architecture.md §3)."""
+"""Error types the whole application raises: a stable `type`, an English message, details, and when a retry
+may succeed. Nothing here knows HTTP: `enhancer.http.envelope` maps each type to its status and headers
+(docs/architecture.md §3), and a state machine matches the type (`enhancer.entrypoints.task_handler`)."""
 
 from __future__ import annotations
 
@@ -9,66 +11,65 @@ class AppError(Exception):
     """An error a client may see: a stable `type`, an English message and optional details."""
 
     type: str = "server_error"
-    status: int = 500
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
-        self.headers = headers or {}
+        self.retry_after = retry_after  # seconds after which the same request may succeed
 
 
 class ValidationFailed(AppError):
-    type, status = "validation_error", 400
+    type = "validation_error"
 
 
 class AuthRequired(AppError):
-    type, status = "auth_error", 401
+    type = "auth_error"
 
 
 class Forbidden(AppError):
-    type, status = "forbidden", 403
+    type = "forbidden"
 
 
 class NotFound(AppError):
-    type, status = "not_found", 404
+    type = "not_found"
 
 
 class MethodNotAllowed(AppError):
-    type, status = "method_not_allowed", 405
+    type = "method_not_allowed"
 
     def __init__(self, allowed: tuple[str, ...] | list[str]) -> None:
-        super().__init__("Method Not Allowed", headers={"Allow": ", ".join(allowed)})
+        super().__init__("Method Not Allowed")
         self.allowed = tuple(allowed)
 
 
 class PayloadTooLarge(AppError):
-    type, status = "payload_too_large", 413
+    type = "payload_too_large"
 
 
 class RateLimited(AppError):
-    type, status = "rate_limit", 429
+    type = "rate_limit"
+
+    retry_after: int
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__("Too many requests, please retry later",
-                         headers={"Retry-After": str(retry_after)})
-        self.retry_after = retry_after
+        super().__init__("Too many requests, please retry later", retry_after=retry_after)
 
 
 class ProviderFailed(AppError):
-    type, status = "provider_error", 502
+    type = "provider_error"
 
 
 class ProviderTimedOut(ProviderFailed):
     """The model did not finish within the request's deadline; retrying later may succeed."""
 
     def __init__(self, message: str = "The enhancement took too long, please retry") -> None:
-        super().__init__(message, details={"retryable": True}, headers={"Retry-After": "5"})
+        super().__init__(message, details={"retryable": True}, retry_after=5)
 
 
 class ServiceUnavailable(AppError):
-    type, status = "service_unavailable", 503
+    type = "service_unavailable"
 
 
 class ConfigurationError(Exception):

@@ -57,14 +57,15 @@ def _refuse(message: str, reason: str, **extra: Any) -> ValidationFailed:
     return ValidationFailed(message, details={"field": "image", "reason": reason, **extra})
 
 
-def _corrupt() -> ValidationFailed:
+def corrupt_image() -> ValidationFailed:
+    """The one refusal of a file that is cut short or damaged, whoever finds it (these checks, or a decoder)."""
     return _refuse(_CORRUPT, "corrupt")
 
 
 def _unpack(fmt: str, data: bytes, offset: int) -> tuple[Any, ...]:
     """`struct.unpack_from` that refuses the image instead of raising when the buffer is too short."""
     if offset < 0 or offset + struct.calcsize(fmt) > len(data):
-        raise _corrupt()
+        raise corrupt_image()
     return struct.unpack_from(fmt, data, offset)
 
 
@@ -128,15 +129,15 @@ def _png_dimensions(data: bytes) -> tuple[int, int]:
     """IHDR must be the first chunk, 13 bytes long, with a valid CRC and a legal depth/colour combination."""
     length, chunk_type = _unpack(">I4s", data, 8)
     if chunk_type != b"IHDR" or length != 13:
-        raise _corrupt()
+        raise corrupt_image()
     width, height, depth, colour, compression, filter_method, interlace = _unpack(">IIBBBBB", data, 16)
     (crc,) = _unpack(">I", data, 29)
     if zlib.crc32(data[12:29]) != crc:
-        raise _corrupt()
+        raise corrupt_image()
     if width > _PNG_MAX_LENGTH or height > _PNG_MAX_LENGTH:
-        raise _corrupt()
+        raise corrupt_image()
     if depth not in _PNG_BIT_DEPTHS.get(colour, ()) or compression or filter_method or interlace > 1:
-        raise _corrupt()
+        raise corrupt_image()
     return width, height
 
 
@@ -148,20 +149,20 @@ def _check_png_structure(data: bytes) -> None:
     for _ in range(_MAX_CHUNKS):
         length, chunk_type = _unpack(">I4s", data, pos)
         if length > _PNG_MAX_LENGTH or not chunk_type.isalpha():
-            raise _corrupt()
+            raise corrupt_image()
         data_end = pos + 8 + length
         (crc,) = _unpack(">I", data, data_end)
         critical = not chunk_type[0] & 0x20
         if critical and zlib.crc32(view[pos + 4:data_end]) != crc:
-            raise _corrupt()
+            raise corrupt_image()
         if chunk_type == b"IDAT":
             seen_idat = True
         elif chunk_type == b"IEND":
             if not seen_idat or length or not _only_padding(data, data_end + 4):
-                raise _corrupt()
+                raise corrupt_image()
             return
         pos = data_end + 4
-    raise _corrupt()
+    raise corrupt_image()
 
 
 # --- JPEG ------------------------------------------------------------------------------------------------
@@ -172,27 +173,27 @@ def _jpeg_dimensions(data: bytes) -> tuple[int, int]:
     pos, end = 2, len(data)
     for _ in range(_JPEG_MAX_MARKERS):
         if pos >= end or data[pos] != 0xFF:
-            raise _corrupt()
+            raise corrupt_image()
         found = _NOT_FF.search(data, pos)  # any number of 0xFF fill bytes may precede a marker
         if found is None:
-            raise _corrupt()
+            raise corrupt_image()
         pos = found.start()
         marker = data[pos]
         pos += 1
         if marker in _JPEG_STANDALONE:
             continue
         if marker in (0x00, 0xD8, 0xD9, 0xDA):  # stuffing, a second SOI, EOI or a scan before any frame
-            raise _corrupt()
+            raise corrupt_image()
         (length,) = _unpack(">H", data, pos)
         if length < 2 or pos + length > end:
-            raise _corrupt()
+            raise corrupt_image()
         if marker in _JPEG_SOF:
             _precision, height, width, components = _unpack(">BHHB", data, pos + 2)
             if components == 0 or length != 8 + 3 * components:
-                raise _corrupt()
+                raise corrupt_image()
             return width, height
         pos += length
-    raise _corrupt()
+    raise corrupt_image()
 
 
 def _check_jpeg_structure(data: bytes) -> None:
@@ -200,7 +201,7 @@ def _check_jpeg_structure(data: bytes) -> None:
     append a video to "motion photos", and such photos are fine to enhance."""
     scan = data.find(b"\xff\xda")
     if scan < 0 or data.find(b"\xff\xd9", scan) < 0:
-        raise _corrupt()
+        raise corrupt_image()
 
 
 # --- WebP ------------------------------------------------------------------------------------------------
@@ -212,26 +213,26 @@ def _webp_dimensions(data: bytes) -> tuple[int, int]:
     payload = 20
     if fourcc == b"VP8 ":
         if size < 10:
-            raise _corrupt()
+            raise corrupt_image()
         tag0, tag1, tag2, start_code, width, height = _unpack("<BBB3sHH", data, payload)
         frame_tag = tag0 | tag1 << 8 | tag2 << 16
         # bit 0: 0 for a key frame; bits 1-3: version (0-3); bit 4: shown frame
         if frame_tag & 1 or (frame_tag >> 1) & 7 > 3 or not frame_tag >> 4 & 1 or start_code != b"\x9d\x01\x2a":
-            raise _corrupt()
+            raise corrupt_image()
         return width & 0x3FFF, height & 0x3FFF
     if fourcc == b"VP8L":
         if size < 5:
-            raise _corrupt()
+            raise corrupt_image()
         signature, bits = _unpack("<BI", data, payload)
         if signature != 0x2F or bits >> 29:  # version bits must be 0
-            raise _corrupt()
+            raise corrupt_image()
         return (bits & 0x3FFF) + 1, (bits >> 14 & 0x3FFF) + 1
     if fourcc == b"VP8X":
         if size < 10:
-            raise _corrupt()
+            raise corrupt_image()
         _flags, _reserved, w0, w1, w2, h0, h1, h2 = _unpack("<B3sBBBBBB", data, payload)
         return (w0 | w1 << 8 | w2 << 16) + 1, (h0 | h1 << 8 | h2 << 16) + 1
-    raise _corrupt()
+    raise corrupt_image()
 
 
 def _check_webp_structure(data: bytes) -> None:
@@ -239,17 +240,17 @@ def _check_webp_structure(data: bytes) -> None:
     must carry image data."""
     (riff_size,) = _unpack("<I", data, 4)
     if abs(len(data) - (riff_size + 8)) > 1:
-        raise _corrupt()
+        raise corrupt_image()
     riff_end = min(len(data), riff_size + 8)
     pos, fourccs, chunks = 12, set(), 0
     while pos < riff_end:
         chunks += 1
         if chunks > _MAX_CHUNKS or pos + 8 > riff_end:
-            raise _corrupt()
+            raise corrupt_image()
         fourcc, size = _unpack("<4sI", data, pos)
         if pos + 8 + size > riff_end:  # the final pad byte alone may be missing
-            raise _corrupt()
+            raise corrupt_image()
         fourccs.add(fourcc)
         pos += 8 + size + (size & 1)
     if not fourccs & {b"VP8 ", b"VP8L", b"ANMF"}:
-        raise _corrupt()
+        raise corrupt_image()

@@ -80,9 +80,6 @@ class ModelSpec:
         }
 
 
-PROMPT = OptionSpec("prompt", "text", max_length=500)
-NEGATIVE_PROMPT = OptionSpec("negative_prompt", "text", max_length=500)
-
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         slug="real-esrgan",

@@ -59,9 +59,7 @@ class Reservation:
     daily_used: int
     daily_reset_at: int
     month: str
-    monthly_used_tenths: int
     credits_taken: list[CreditPack] = field(default_factory=list)
-    credits_balance_tenths: int | None = None
     caps: tuple[SpendCap, ...] = ()
 
 

@@ -19,9 +19,6 @@ class Limiter:
         """Whole seconds until the current window closes; at least 1."""
         return max(1, math.ceil(self.window_start(now) + self.window_seconds - now))
 
-    def key(self, client: str, now: float) -> str:
-        return f"rl:{self.name}:{client}:{self.window_start(now)}"
-
 
 API = Limiter("api", 30, 60)
 AI_GENERATE = Limiter("aiGenerate", 15, 60)

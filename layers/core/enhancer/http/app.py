@@ -1,9 +1,7 @@
-"""Build a function's ASGI app from its router(s), and the Lambda handler around it."""
+"""Build a function's ASGI app from its router(s); `enhancer.entrypoints.http_handler` puts the Lambda handler
+around it."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,7 +10,7 @@ from starlette.responses import Response
 
 from enhancer.config import get_settings
 from enhancer.domain.errors import AppError, MethodNotAllowed, NotFound, ValidationFailed
-from enhancer.http.envelope import failure
+from enhancer.http.envelope import error_type_for, failure
 from enhancer.http.pipeline import RequestPipeline
 
 
@@ -30,8 +28,10 @@ async def _http_error(_: Request, error: Exception) -> Response:
         return failure(NotFound("Not found"))
     if error.status_code == 400:
         return failure(ValidationFailed(str(error.detail)))
+    # Any other refusal of the framework's answers with the type of its status, in the one envelope (an
+    # unusual status, say 415, is told as the closest type: 400 validation_error).
     generic = AppError(str(error.detail))
-    generic.status = error.status_code
+    generic.type = error_type_for(error.status_code)
     return failure(generic)
 
 
@@ -52,20 +52,3 @@ def create_app(*routers: APIRouter, verify_origin: bool = True) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(RequestPipeline, verify_origin=verify_origin, allowed_origins=settings.allowed_origins)
     return app
-
-
-def lambda_handler(*routers: APIRouter, verify_origin: bool = True) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    from aws_lambda_powertools.logging import correlation_paths
-    from mangum import Mangum
-
-    from enhancer.observability import logger, metrics
-
-    # lifespan="off": Mangum would otherwise run start-up and shutdown on every invocation.
-    asgi = Mangum(create_app(*routers, verify_origin=verify_origin), lifespan="off")
-
-    @metrics.log_metrics
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return asgi(event, context)
-
-    return handler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -28,9 +29,10 @@ def cookie_header(name: str, value: str, *, max_age: int, secure: bool, same_sit
     return morsel.OutputString()
 
 
-def queue_cookie(scope: dict[str, Any], header_value: str) -> None:
+def queue_cookie(scope: MutableMapping[str, Any], header_value: str) -> None:
     scope.setdefault("state", {}).setdefault(_PENDING, []).append(header_value)
 
 
-def queued_cookies(scope: dict[str, Any]) -> list[str]:
-    return scope.get("state", {}).get(_PENDING, [])
+def queued_cookies(scope: MutableMapping[str, Any]) -> list[str]:
+    pending: list[str] = scope.get("state", {}).get(_PENDING, [])
+    return pending

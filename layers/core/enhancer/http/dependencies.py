@@ -14,15 +14,19 @@ from fastapi import Depends
 
 from enhancer import bootstrap
 from enhancer.config import Settings, get_settings
-from enhancer.services.ports import Counters, ImageStore, Ledger, Provider
+from enhancer.services.ports import ImageStore, Ledger, Provider, RateWindows, UsageReader
 
 
 async def settings() -> Settings:
     return get_settings()
 
 
-async def counters() -> Counters:
-    return bootstrap.counters()
+async def rate_windows() -> RateWindows:
+    return bootstrap.rate_windows()
+
+
+async def usage_reader() -> UsageReader:
+    return bootstrap.usage_reader()
 
 
 async def ledger() -> Ledger:
@@ -40,7 +44,8 @@ async def provider_factory() -> Callable[[], Provider]:
 
 
 SettingsDep = Annotated[Settings, Depends(settings)]
-CountersDep = Annotated[Counters, Depends(counters)]
+RateWindowsDep = Annotated[RateWindows, Depends(rate_windows)]
+UsageReaderDep = Annotated[UsageReader, Depends(usage_reader)]
 LedgerDep = Annotated[Ledger, Depends(ledger)]
 ImageStoreDep = Annotated[ImageStore, Depends(image_store)]
 ProviderFactoryDep = Annotated[Callable[[], Provider], Depends(provider_factory)]

@@ -17,7 +17,7 @@ _STATE_KEY = "identity"
 
 def identify(request: Request) -> Identity:
     """Resolved once per request, however many dependencies ask."""
-    cached = getattr(request.state, _STATE_KEY, None)
+    cached: Identity | None = getattr(request.state, _STATE_KEY, None)
     if cached is not None:
         return cached
     identity = resolve_identity(

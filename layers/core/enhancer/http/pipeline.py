@@ -4,13 +4,11 @@ unless the route allows caching, and queued cookies on every response (errors, 4
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from enhancer.domain.errors import AppError, Forbidden, ServiceUnavailable
+from enhancer.domain.errors import AppError, ConfigurationError, Forbidden, ServiceUnavailable
 from enhancer.http.cookies import queued_cookies
 from enhancer.http.envelope import failure
 from enhancer.http.security import (
@@ -70,12 +68,17 @@ class RequestPipeline:
             if _is_aws_fault(error):
                 logger.exception("aws_dependency_failed")
                 reply: AppError = ServiceUnavailable("A backing service is unavailable, please retry shortly")
+            elif isinstance(error, ConfigurationError):
+                # A settings group loaded on first use (not at cold start) is invalid: the log names the variable,
+                # the client learns only that the service is misconfigured.
+                logger.error("configuration_invalid", extra={"problem": str(error)})
+                reply = ServiceUnavailable("The service is not configured correctly, please retry later")
             else:
                 logger.exception("unhandled_error")
                 reply = AppError("Internal server error")
             await failure(reply)(scope, receive, send_with_headers)
 
-    def _unsafe_request_problem(self, scope: dict[str, Any]) -> str | None:
+    def _unsafe_request_problem(self, scope: Scope) -> str | None:
         headers = Headers(scope=scope)
         problem = origin_problem(scheme=scope.get("scheme", "https"), headers=headers,
                                  allowed_origins=self.allowed_origins)

@@ -1,8 +1,14 @@
-"""The API's paths and the methods each serves: the one list template.yaml and the 405 answers follow."""
+"""The API's paths and the methods each serves: the one list template.yaml and the 405 answers follow, and how
+API Gateway's HTTP API matches a path to a route template (also the local gateway's matching).
+
+The fallback function reads this module at cold start, so it stays pure and imports no route: the routers in
+`http/routes/` declare the same paths and methods, and `tests/unit/test_unit_route_table.py` holds the two equal.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from urllib.parse import unquote
 
@@ -14,18 +20,39 @@ API_ROUTES: dict[str, tuple[str, ...]] = {
     "/r2-ai/{key+}": ("GET", "HEAD"),
 }
 
+_VARIABLE = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class PathTemplate:
+    """A route's path template (`/r2-ai/{key+}`) compiled the way API Gateway matches it: `{name}` is one
+    segment, a greedy `{name+}` one or more; everything else is literal (case and trailing slash included)."""
+
+    template: str
+    pattern: re.Pattern[str]
+    variables: int  # `{name}` segments
+    greedy: int  # `{name+}` segments
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path parameters of a path already decoded (`decode_path`), or None when it is not this route's."""
+        found = self.pattern.fullmatch(path)
+        return found.groupdict() if found else None
+
 
 @cache
-def _pattern(template: str) -> re.Pattern[str]:
-    parts = []
+def path_template(template: str) -> PathTemplate:
+    parts, variables, greedy = [], 0, 0
     for segment in template.strip("/").split("/"):
-        if segment.startswith("{") and segment.endswith("+}"):
-            parts.append(r"[^/].*")  # a greedy path parameter: one or more segments
-        elif segment.startswith("{") and segment.endswith("}"):
-            parts.append(r"[^/]+")
+        variable = _VARIABLE.fullmatch(segment)
+        if variable and variable.group(2):
+            parts.append(f"(?P<{variable.group(1)}>[^/].*)")  # a greedy path parameter: one or more segments
+            greedy += 1
+        elif variable:
+            parts.append(f"(?P<{variable.group(1)}>[^/]+)")
+            variables += 1
         else:
             parts.append(re.escape(segment))
-    return re.compile("/" + "/".join(parts), re.DOTALL)
+    return PathTemplate(template, re.compile("/" + "/".join(parts), re.DOTALL), variables, greedy)
 
 
 def decode_path(raw_path: str) -> str:
@@ -38,7 +65,7 @@ def decode_path(raw_path: str) -> str:
 def match_route(path: str) -> str | None:
     """The route template a path belongs to, the way API Gateway matches it, or None."""
     for template in API_ROUTES:
-        if _pattern(template).fullmatch(path):
+        if path_template(template).match(path) is not None:
             return template
     return None
 

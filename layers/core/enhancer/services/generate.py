@@ -1,5 +1,7 @@
-"""Synchronous enhancement: validate, check the image, reserve the charge, run the model, store both
-images, settle — and on any failure give the charge back and remove what this request stored."""
+"""Enhancement in steps: prepare (everything that costs nothing) → reserve the charge → store the original →
+run the model → store the result → settle. `generate` runs them for a synchronous request and, on any failure
+after the reservation, gives the charge back and removes what the request stored; the steps stay separate so a
+request that outlives its deadline can be handed to a job with its reservation intact."""
 
 from __future__ import annotations
 
@@ -8,20 +10,19 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from enhancer.domain.enhancement import check_entitlements, cost_tenths, parse_options
+from enhancer.domain.enhancement import EnhanceOptions, check_entitlements, cost_tenths, parse_options
 from enhancer.domain.errors import Forbidden, ProviderFailed, ValidationFailed
 from enhancer.domain.guest_limits import GuestBudgetReached, SpendCap, guest_caps
 from enhancer.domain.identity import Identity
-from enhancer.domain.image_checks import MAX_IMAGE_BYTES, sniff_type
+from enhancer.domain.image_checks import EXTENSIONS, MAX_IMAGE_BYTES, ImageHeader, sniff_type
 from enhancer.domain.image_keys import ImageCategory, new_image_key, parse_image_key
 from enhancer.domain.models import ModelSpec, find_model
 from enhancer.domain.plans import Entitlements, entitlements_for
 from enhancer.domain.quota import Reservation
 from enhancer.observability import logger, metrics
-from enhancer.services.ports import ImageChecker, ImageStore, Ledger, Provider, SourceImage
+from enhancer.services.ports import EnhancedImage, ImageChecker, ImageStore, Ledger, Provider, SourceImage
 
 SOURCE_URL_SECONDS = 900  # long enough for a remote model to fetch the original, short enough not to matter
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,23 @@ def _uploaded_image(key: str, identity: Identity, store: ImageStore) -> bytes:
     return stored.read()
 
 
-def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, deadline: float) -> GenerateResult:
+@dataclass(frozen=True, slots=True)
+class PreparedEnhancement:
+    """A request that passed every check that costs nothing: what to run, on which checked image, for how much.
+    Nothing is stored or charged yet."""
+
+    model: ModelSpec
+    options: EnhanceOptions
+    entitlements: Entitlements
+    image: bytes
+    header: ImageHeader
+    provider: Provider
+    cost_tenths: int
+
+
+def prepare(request: GenerateRequest, identity: Identity, deps: GenerateDeps) -> PreparedEnhancement:
+    """Model, options, plan, image (the file or an upload of the caller's) and provider, in that order: the
+    first problem is the one reported, and a misconfigured provider is found before anything is charged."""
     model = _model(request.model)
     options = parse_options(model, request.fields)
     entitlements = entitlements_for(identity.owner_type, identity.plan)
@@ -96,29 +113,49 @@ def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, d
     data = request.image if request.image is not None else _uploaded_image(str(request.upload_key), identity,
                                                                             deps.store)
     header = deps.check_image(data, max_pixels=deps.max_pixels)
-    provider = deps.provider()
+    return PreparedEnhancement(model=model, options=options, entitlements=entitlements, image=data, header=header,
+                               provider=deps.provider(), cost_tenths=cost_tenths(options))
 
-    reservation = _reserve(request, identity, deps, cost_tenths(options), entitlements)
+
+def store_original(prepared: PreparedEnhancement, identity: Identity, store: ImageStore) -> str:
+    """The checked bytes under a key of our own, also for an upload: the client's presigned form stays valid for
+    a while and could replace the object under its key after the check. The upload itself stays until the
+    lifecycle rule expires it: it may be an earlier result's original, still linked."""
+    key = new_image_key(ImageCategory.UPLOADS, identity.owner_type, identity.owner_key, prepared.header.extension)
+    store.put(key, prepared.image, prepared.header.content_type)
+    return key
+
+
+def run(prepared: PreparedEnhancement, original_key: str, store: ImageStore, deadline: float) -> EnhancedImage:
+    """The model on the stored original; raises ProviderFailed for anything that is not an image."""
+    source_url = (store.presigned_get_url(original_key, SOURCE_URL_SECONDS)
+                  if prepared.provider.needs_source_url else None)
+    source = SourceImage(data=prepared.image, content_type=prepared.header.content_type,
+                         width=prepared.header.width, height=prepared.header.height, url=source_url)
+    enhanced = prepared.provider.run(prepared.model, prepared.options, source, deadline)
+    if sniff_type(enhanced.data) is None:
+        raise ProviderFailed("The model returned something that is not an image")
+    return enhanced
+
+
+def store_result(enhanced: EnhancedImage, identity: Identity, store: ImageStore) -> str:
+    result_type = sniff_type(enhanced.data)
+    assert result_type is not None  # run() refused anything else
+    key = new_image_key(ImageCategory.RESULTS, identity.owner_type, identity.owner_key, EXTENSIONS[result_type])
+    store.put(key, enhanced.data, result_type)
+    return key
+
+
+def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, deadline: float) -> GenerateResult:
+    """prepare → reserve → store the original → run → store the result → settle. Any failure after the
+    reservation gives the charge back (exactly once) and removes what this request stored."""
+    prepared = prepare(request, identity, deps)
+    reservation = reserve(request, identity, deps, prepared)
     stored_here: list[str] = []
     try:
-        # The checked bytes go to a key of our own, also for an upload: the client's presigned form stays
-        # valid for a while and could replace the object under its key after this check. The upload itself
-        # stays until the lifecycle rule expires it: it may be an earlier result's original, still linked.
-        original_key = new_image_key(ImageCategory.UPLOADS, identity.owner_type, identity.owner_key,
-                                     header.extension)
-        deps.store.put(original_key, data, header.content_type)
+        original_key = store_original(prepared, identity, deps.store)
         stored_here.append(original_key)
-        source_url = (deps.store.presigned_get_url(original_key, SOURCE_URL_SECONDS)
-                      if provider.name == "replicate" else None)
-        source = SourceImage(data=data, content_type=header.content_type, width=header.width,
-                             height=header.height, url=source_url)
-        enhanced = provider.run(model, options, source, deadline)
-        result_type = sniff_type(enhanced.data)
-        if result_type is None:
-            raise ProviderFailed("The model returned something that is not an image")
-        result_key = new_image_key(ImageCategory.RESULTS, identity.owner_type, identity.owner_key,
-                                   EXTENSIONS[result_type])
-        deps.store.put(result_key, enhanced.data, result_type)
+        result_key = store_result(run(prepared, original_key, deps.store, deadline), identity, deps.store)
     except BaseException:
         deps.ledger.give_back(reservation)
         for key in stored_here:
@@ -126,20 +163,21 @@ def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, d
         raise
     deps.ledger.settle(reservation)
     metrics.add_metric(name="usage_increment", unit="Count", value=1)
-    return GenerateResult(model=model, entitlements=entitlements, original_key=original_key,
+    return GenerateResult(model=prepared.model, entitlements=prepared.entitlements, original_key=original_key,
                           result_key=result_key, reservation=reservation)
 
 
-def _reserve(request: GenerateRequest, identity: Identity, deps: GenerateDeps, cost: int,
-             entitlements: Entitlements) -> Reservation:
+def reserve(request: GenerateRequest, identity: Identity, deps: GenerateDeps,
+            prepared: PreparedEnhancement) -> Reservation:
+    """The charge, taken before the provider runs; a guest's also takes the guest caps."""
     caps: tuple[SpendCap, ...] = () if identity.user is not None else guest_caps(
         request.client_ip, time.time(), per_ip_per_hour=deps.guest_bounds.per_ip_per_hour,
         per_day=deps.guest_bounds.per_day)
     try:
         return deps.ledger.reserve(
             charge_id=str(uuid.uuid4()), owner_type=identity.owner_type.value, owner_key=identity.owner_key,
-            user_id=identity.user.id if identity.user else None, cost_tenths=cost, entitlements=entitlements,
-            caps=caps)
+            user_id=identity.user.id if identity.user else None, cost_tenths=prepared.cost_tenths,
+            entitlements=prepared.entitlements, caps=caps)
     except GuestBudgetReached:
         logger.warning("guest_budget_exhausted", extra={"limit": deps.guest_bounds.per_day})
         metrics.add_metric(name="guest_budget_exhausted", unit="Count", value=1)

@@ -45,7 +45,8 @@ class StoredObject:
 
     def read(self) -> bytes:
         try:
-            return self.body.read()
+            data: bytes = self.body.read()
+            return data
         finally:
             self.body.close()
 
@@ -57,8 +58,14 @@ class Accounts(Protocol):
     def session_account(self, session_id: str, now: float) -> AccountRecord | None: ...
 
 
-class Counters(Protocol):
-    def hit_rate_window(self, key: str, expires_at: int) -> int: ...
+class RateWindows(Protocol):
+    """Fixed rate-limit windows: count one request and learn the window's count."""
+
+    def hit_rate_window(self, limiter: str, client: str, window_start: int, expires_at: int) -> int: ...
+
+
+class UsageReader(Protocol):
+    """An owner's stored counters (day, month, credit packs) as they stand, for reporting usage."""
 
     def read_usage(self, owner_type: str, owner_key: str, month: str, user_id: str | None) -> UsageSnapshot: ...
 
@@ -74,7 +81,7 @@ class ImageStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict: ...
+    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +106,7 @@ class Provider(Protocol):
     ProviderTimedOut when it cannot); errors are AppErrors with no upstream text in their messages."""
 
     name: str
+    needs_source_url: bool  # the model fetches the original from `SourceImage.url` instead of the bytes
 
     def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float) -> EnhancedImage:
         ...

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 from enhancer.domain.errors import ValidationFailed
 from enhancer.domain.identity import Identity
-from enhancer.domain.image_checks import MAX_IMAGE_BYTES
+from enhancer.domain.image_checks import EXTENSIONS, MAX_IMAGE_BYTES
 from enhancer.domain.image_keys import ImageCategory, new_image_key
-from enhancer.services.generate import EXTENSIONS
 from enhancer.services.ports import ImageStore
 
 

@@ -8,7 +8,7 @@ from enhancer.domain.clock import month_key
 from enhancer.domain.identity import Identity
 from enhancer.domain.plans import Entitlements, Plan, entitlements_for, free_limits
 from enhancer.domain.usage import DailyUsage, MonthlyUsage, credits_balance, daily_usage, monthly_usage
-from enhancer.services.ports import Counters
+from enhancer.services.ports import UsageReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class UsageOverview:
         return data
 
 
-def usage_overview(identity: Identity, counters: Counters, now: float) -> UsageOverview:
+def usage_overview(identity: Identity, counters: UsageReader, now: float) -> UsageOverview:
     entitlements = entitlements_for(identity.owner_type, identity.plan)
     user_id = identity.user.id if identity.user else None
     snapshot = counters.read_usage(identity.owner_type.value, identity.owner_key, month_key(now), user_id)

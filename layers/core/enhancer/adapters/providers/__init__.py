@@ -2,7 +2,8 @@
 and echo.
 
 Importing this package is cheap: httpx, Pillow and the engine load only in `build_provider`, and only the
-chosen provider's module. The caller caches the provider per process.
+chosen provider's module. Both functions take the enhancement settings group (`get_enhancement_settings()`);
+the caller caches the provider per process.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from enhancer.domain.errors import ServiceUnavailable
 from enhancer.observability import logger
 
 if TYPE_CHECKING:
-    from enhancer.config import Settings
+    from enhancer.config import EnhancementSettings
     from enhancer.services.ports import Provider
 
 __all__ = ["NOT_CONFIGURED", "build_provider", "describe_provider"]
@@ -22,11 +23,11 @@ __all__ = ["NOT_CONFIGURED", "build_provider", "describe_provider"]
 NOT_CONFIGURED = "Image enhancement is not configured (no REPLICATE_API_TOKEN)"
 
 
-def build_provider(settings: Settings) -> Provider:
+def build_provider(settings: EnhancementSettings) -> Provider:
     """The provider `settings.provider_name` names; ServiceUnavailable (503) when enhancement cannot run."""
     name = settings.provider_name
     if name == "replicate":
-        from enhancer.adapters.providers.replicate import ReplicateProvider, replicate_token
+        from enhancer.adapters.providers.replicate.provider import ReplicateProvider, replicate_token
 
         token = replicate_token(settings)
         if not token:
@@ -60,7 +61,7 @@ def build_provider(settings: Settings) -> Provider:
     raise ServiceUnavailable(NOT_CONFIGURED)
 
 
-def describe_provider(settings: Settings) -> str:
+def describe_provider(settings: EnhancementSettings) -> str:
     """One line for the start-up banner; imports nothing heavy."""
     name = settings.provider_name
     if name == "local":

@@ -10,6 +10,7 @@ from enhancer.services.ports import EnhancedImage, SourceImage
 
 class EchoProvider:
     name = "echo"
+    needs_source_url = False
 
     def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float) -> EnhancedImage:
         return EnhancedImage(data=source.data, content_type=source.content_type)

@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 
 from enhancer.domain.enhancement import EnhanceOptions
 from enhancer.domain.errors import PayloadTooLarge, ProviderTimedOut, ServiceUnavailable, ValidationFailed
+from enhancer.domain.image_checks import corrupt_image
 from enhancer.domain.models import ModelSpec
 from enhancer.observability import logger, metrics
 from enhancer.services.ports import EnhancedImage, SourceImage
@@ -107,7 +108,8 @@ def _upscale(model_number: int, tile_size: int, image: Image.Image) -> Image.Ima
         engine = _engine(model_number, tile_size)
         with _quiet_stderr():
             try:
-                return engine.process_pil(image)
+                upscaled: Image.Image = engine.process_pil(image)
+                return upscaled
             finally:
                 engine.raw_in_image = engine.raw_out_image = None  # release the native buffers now
 
@@ -121,6 +123,7 @@ def _engine_ready(image: Image.Image) -> Image.Image:
 
 class LocalEngineProvider:
     name = "local"
+    needs_source_url = False
 
     def __init__(self, quality: Quality = "fast", tile_size: int = 256) -> None:
         if quality not in ("fast", "best"):
@@ -175,7 +178,7 @@ def _decode(data: bytes) -> Image.Image:
         image: Any = Image.open(io.BytesIO(data))
         image.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise ValidationFailed("The image file is truncated or corrupt", details={"field": "image"}) from None
+        raise corrupt_image() from None
     ImageOps.exif_transpose(image, in_place=True)  # the output carries no EXIF: apply the orientation now
     return _engine_ready(image)
 

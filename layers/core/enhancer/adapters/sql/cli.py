@@ -4,39 +4,35 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from enhancer.adapters.sql.migrate import migrate_and_check
-from enhancer.adapters.sql.sqlite import connect
+from enhancer.adapters import sql
+from enhancer.adapters.sql.url import EXPECTED, DatabaseUrl
 
 
-def _database_path(url: str | None) -> str:
+def _database_url(url: str | None) -> DatabaseUrl:
     if url is None:
         from enhancer.config import get_settings
 
-        return get_settings().sqlite_path
-    if not url.startswith("sqlite:///"):
-        raise SystemExit(f"unsupported database URL (expected sqlite:///<path>): {url}")
-    return url.removeprefix("sqlite:///")
+        return get_settings().database_url
+    try:
+        return DatabaseUrl(url)
+    except ValueError:
+        raise SystemExit(f"unsupported database URL (expected {EXPECTED}): {url}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="enhancer-db", description=__doc__)
     parser.add_argument("command", choices=("migrate", "check"))
-    parser.add_argument("--database-url", help="sqlite:///<path>; defaults to DATABASE_URL")
+    parser.add_argument("--database-url", help=f"{EXPECTED}; defaults to DATABASE_URL")
     args = parser.parse_args(argv)
-    path = _database_path(args.database_url)
+    url = _database_url(args.database_url)
     apply = args.command == "migrate"
     if apply:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    elif not Path(path).exists():
-        print(f"FAIL database {path} does not exist")
+        sql.prepare(url)
+    elif not sql.exists(url):
+        print(f"FAIL database {url.path} does not exist")
         return 1
-    conn = connect(path)
-    try:
-        report = migrate_and_check(conn, apply=apply)
-    finally:
-        conn.close()
+    report = sql.migrate_and_check(url, apply=apply)
     if apply:
         names = ": " + ", ".join(report.applied) if report.applied else ""
         print(f"applied {len(report.applied)} migration(s){names}")

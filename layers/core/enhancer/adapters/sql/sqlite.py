@@ -1,29 +1,20 @@
-"""SQLite implementation of the account store (a file on EFS in AWS, a local file in development)."""
+"""The SQLite dialect: a file on EFS in AWS, a local file in development. The factory in this package's
+`__init__` dispatches here; product code outside `adapters/sql/` never imports this module
+(tests/unit/test_unit_sql_seam.py holds that), though some tests still call `connect(path)` directly."""
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
-import threading
-import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from enhancer.domain.plans import ACTIVE_SUBSCRIPTION_STATUSES
-from enhancer.services.ports import AccountRecord
+from enhancer.adapters.sql.accounts import SqlAccounts
 
-_ACTIVE = sorted(ACTIVE_SUBSCRIPTION_STATUSES)
+if TYPE_CHECKING:
+    from enhancer.adapters.sql.schema import MigrationReport
 
-# One round trip: the session, its user and the newest subscription that is still active.
-# Only "?" placeholders are interpolated into it.
-_SESSION_USER_SQL = f"""
-SELECT s.expires_at, u.id, u.email, u.plan, sub.plan, sub.status
-FROM sessions s
-JOIN users u ON u.id = s.user_id
-LEFT JOIN subscriptions sub ON sub.id = (
-  SELECT id FROM subscriptions
-  WHERE user_id = u.id AND status IN ({", ".join("?" for _ in _ACTIVE)})
-  ORDER BY updated_at DESC, created_at DESC LIMIT 1)
-WHERE s.id = ?
-"""  # noqa: S608
+# A write transaction that takes the lock at once, so two writers never both read first (upsert_user).
+BEGIN_WRITE = "BEGIN IMMEDIATE"
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -34,56 +25,24 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-class SqliteAccounts:
-    """Users and sessions. One connection per thread: the local gateway serves requests on threads."""
+def accounts(path: str) -> SqlAccounts:
+    return SqlAccounts(lambda: connect(path), begin_write=BEGIN_WRITE)
 
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._local = threading.local()
 
-    @property
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect(self._path)
-        return conn
+def exists(path: str) -> bool:
+    return Path(path).exists()
 
-    def session_account(self, session_id: str, now: float) -> AccountRecord | None:
-        """The signed-in account of a session; an expired session is deleted and yields None."""
-        row = self._conn.execute(_SESSION_USER_SQL, (*_ACTIVE, session_id)).fetchone()
-        if row is None:
-            return None
-        expires_at, user_id, email, user_plan, sub_plan, sub_status = row
-        if not isinstance(expires_at, int) or expires_at < now:  # a malformed expiry counts as expired
-            self._conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
-            return None
-        return AccountRecord(user_id=user_id, email=email, user_plan=user_plan,
-                             subscription_plan=sub_plan, subscription_status=sub_status)
 
-    def upsert_user(self, email: str, plan: str) -> AccountRecord:
-        """Create the user with this email, or set the plan of the existing one."""
-        email = email.strip().lower()
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = conn.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()
-            if row:
-                user_id = row[0]
-                conn.execute("UPDATE users SET plan = ? WHERE id = ?", (plan, user_id))
-            else:
-                user_id = str(uuid.uuid4())
-                local_part = email.split("@", 1)[0] or "user"
-                conn.execute(
-                    "INSERT INTO users (id, name, username, email, plan) VALUES (?, ?, ?, ?, ?)",
-                    (user_id, local_part, f"{local_part}-{secrets.token_hex(4)}", email, plan))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return AccountRecord(user_id=user_id, email=email, user_plan=plan)
+def prepare(path: str) -> None:
+    """Room for a new database: its folder."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
 
-    def create_session(self, user_id: str, expires_at: int) -> str:
-        session_id = secrets.token_urlsafe(32)
-        self._conn.execute("INSERT INTO sessions (id, user_id, expires_at) VALUES (?, ?, ?)",
-                           (session_id, user_id, expires_at))
-        return session_id
+
+def migrate_and_check(path: str, *, apply: bool) -> MigrationReport:
+    from enhancer.adapters.sql import sqlite_migrator
+
+    conn = connect(path)
+    try:
+        return sqlite_migrator.migrate_and_check(conn, apply=apply)
+    finally:
+        conn.close()

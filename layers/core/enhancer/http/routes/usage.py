@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from enhancer.domain import rate_limits
-from enhancer.http.dependencies import CountersDep
+from enhancer.http.dependencies import UsageReaderDep
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
 from enhancer.http.rate_limit import rate_limit
@@ -20,8 +20,8 @@ NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "n
 
 
 @router.get("/api/ai-image/usage", dependencies=[rate_limit(rate_limits.API)])
-async def get_usage(identity: CurrentIdentity, counters: CountersDep) -> Response:
-    overview = usage_overview(identity, counters, time.time())
+async def get_usage(identity: CurrentIdentity, usage: UsageReaderDep) -> Response:
+    overview = usage_overview(identity, usage, time.time())
     return success(overview.as_response(), headers={
         **NO_STORE,
         "X-Usage-OwnerType": identity.owner_type.value,

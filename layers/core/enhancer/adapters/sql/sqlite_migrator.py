@@ -1,30 +1,13 @@
-"""Numbered SQL migrations: apply the pending ones, and prove the post-conditions the go-live checklist names."""
+"""The SQLite migrator: apply the pending migrations of `migrations/sqlite/`, and prove the post-conditions
+(`schema.py`) from SQLite's own catalogue."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from dataclasses import dataclass
-from importlib import resources
 
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+from enhancer.adapters.sql.schema import REQUIRED_INDEXES, REQUIRED_TABLES, MigrationReport, migrations
 
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: str
-    name: str
-    sql: str
-
-
-def migrations(dialect: str = "sqlite") -> list[Migration]:
-    folder = resources.files("enhancer.adapters.sql") / "migrations" / dialect
-    found = []
-    for entry in folder.iterdir():
-        match = _NAME.match(entry.name)
-        if match:
-            found.append(Migration(version=match.group(1), name=entry.name, sql=entry.read_text()))
-    return sorted(found, key=lambda m: m.version)
+DIALECT = "sqlite"
 
 
 def _ensure_ledger(conn: sqlite3.Connection) -> None:
@@ -42,7 +25,7 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     """Apply every pending migration, each in its own transaction; returns the names applied."""
     done = applied_versions(conn)
     applied = []
-    for migration in migrations():
+    for migration in migrations(DIALECT):
         if migration.version in done:
             continue
         # executescript commits first, so the BEGIN/COMMIT pair makes the file and its ledger row atomic.
@@ -59,40 +42,16 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     return applied
 
 
-@dataclass(frozen=True, slots=True)
-class MigrationReport:
-    applied: list[str]
-    problems: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
 def migrate_and_check(conn: sqlite3.Connection, *, apply: bool) -> MigrationReport:
     """What both the command line and the migration function run: apply (optionally), then check."""
     applied = apply_migrations(conn) if apply else []
     return MigrationReport(applied=applied, problems=check_schema(conn))
 
 
-# The post-conditions of the go-live checklist (§4), plus the tables the routes read.
-REQUIRED_TABLES = ("users", "sessions", "ai_jobs", "stripe_customers", "subscriptions")
-REQUIRED_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "idx_ai_jobs_user_created_at": ("ai_jobs", ("user_id", "created_at")),
-    "idx_ai_jobs_owner_created_at": ("ai_jobs", ("owner_type", "owner_ref", "created_at")),
-    "idx_ai_jobs_provider_job_id": ("ai_jobs", ("provider_job_id",)),
-    "idx_ai_jobs_status": ("ai_jobs", ("status",)),
-    "idx_ai_jobs_created_at": ("ai_jobs", ("created_at",)),
-    "idx_subscriptions_user": ("subscriptions", ("user_id",)),
-    "idx_subscriptions_customer": ("subscriptions", ("customer_id",)),
-    "idx_subscriptions_status": ("subscriptions", ("status",)),
-}
-
-
 def check_schema(conn: sqlite3.Connection) -> list[str]:
     """Every problem found, as a sentence; an empty list means the schema is ready."""
     problems = []
-    pending = [m.name for m in migrations() if m.version not in applied_versions(conn)]
+    pending = [m.name for m in migrations(DIALECT) if m.version not in applied_versions(conn)]
     if pending:
         problems.append("migrations not applied: " + ", ".join(pending))
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -115,10 +74,10 @@ def check_schema(conn: sqlite3.Connection) -> list[str]:
         elif plan[4] != "'free'" or not plan[3]:
             problems.append(f"column users.plan must be NOT NULL DEFAULT 'free' (default is {plan[4]})")
     if "ai_jobs" in tables:
-        columns = {row[1]: row for row in conn.execute("PRAGMA table_info('ai_jobs')")}
+        job_columns = {row[1]: row for row in conn.execute("PRAGMA table_info('ai_jobs')")}
         for name in ("owner_type", "owner_ref"):
-            if name not in columns:
+            if name not in job_columns:
                 problems.append(f"column ai_jobs.{name} is missing")
-        if "user_id" in columns and columns["user_id"][3]:
+        if "user_id" in job_columns and job_columns["user_id"][3]:
             problems.append("column ai_jobs.user_id must be nullable (guest jobs have no user)")
     return problems

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from enhancer.config import get_settings
+from enhancer.config import get_enhancement_settings, get_settings
 from enhancer.domain import rate_limits
 from enhancer.domain.models import MODELS
 from enhancer.http.envelope import success
@@ -17,10 +17,11 @@ router = APIRouter()
 @router.get("/api/ai-image/models", dependencies=[rate_limit_by_ip(rate_limits.API)])
 async def get_models() -> Response:
     settings = get_settings()
+    provider = get_enhancement_settings().provider_name
     return success({
         "models": [model.describe() for model in MODELS],
         "flags": {"creditsCta": settings.credits_cta_enabled,
                   "planGating": settings.public_enhancer_plan_gating_v1},
-        "provider": settings.provider_name,
-        "enhancementAvailable": settings.provider_name is not None,
+        "provider": provider,
+        "enhancementAvailable": provider is not None,
     }, headers={"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,139 @@
+"""Credit packs in DynamoDB: taking the part of a charge the monthly allowance cannot cover, giving it back,
+and adding purchased packs (docs/architecture.md §4). The packs of a user are one item with a version for
+optimistic concurrency; every change is conditional on the version it read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from enhancer.adapters.dynamo_keys import (
+    CONSUME_RECORD_TTL_SECONDS,
+    MONTHLY_ITEM_TTL_SECONDS,
+    consume_record_key,
+    credits_key,
+    error_code,
+    number,
+    packs_from_item,
+    packs_to_attribute,
+)
+from enhancer.domain.clock import next_month_start
+from enhancer.domain.credits import CreditPack, balance_tenths
+from enhancer.domain.quota import (
+    ChargeSplit,
+    InsufficientCredits,
+    QuotaExceeded,
+    Reservation,
+    consume_fifo,
+    return_to_packs,
+    split_charge,
+)
+from enhancer.domain.usage import TENTHS_PER_CREDIT
+
+ATTEMPTS = 8
+
+
+class DynamoCredits:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def balance(self, item: dict[str, Any] | None, now: float) -> int:
+        """Tenths left in the active packs of a credits item as read."""
+        return balance_tenths(packs_from_item(item), now)
+
+    def take(self, monthly_key: str, user_id: str, charge_id: str, cost: int, limit: int,
+             used: int, now: float) -> tuple[ChargeSplit, list[CreditPack]]:
+        """Past the allowance: what is left of it, and the rest from credit packs, in one transaction."""
+        from botocore.exceptions import ClientError
+
+        for _ in range(ATTEMPTS):
+            split = split_charge(cost, used, limit)
+            item = self._client.get_item(TableName=self._table, Key={"pk": {"S": credits_key(user_id)}},
+                                         ConsistentRead=True).get("Item")
+            packs, version = packs_from_item(item), number(item, "version") or 0
+            try:
+                kept, taken = consume_fifo(packs, split.credits_tenths, now)
+            except InsufficientCredits:
+                raise QuotaExceeded(scope="monthly", used=used / TENTHS_PER_CREDIT, limit=limit / TENTHS_PER_CREDIT,
+                                    reset_at=next_month_start(now)) from None
+            writes: list[dict[str, Any]] = [
+                {"Update": {
+                    "TableName": self._table, "Key": {"pk": {"S": credits_key(user_id)}},
+                    "UpdateExpression": "SET #packs = :packs, #version = :next",
+                    "ConditionExpression": "#version = :version",
+                    "ExpressionAttributeNames": {"#packs": "packs", "#version": "version"},
+                    "ExpressionAttributeValues": {":packs": packs_to_attribute(kept), ":next": {"N": str(version + 1)},
+                                                  ":version": {"N": str(version)}}}},
+                {"Put": {
+                    "TableName": self._table,
+                    "Item": {"pk": {"S": consume_record_key(user_id, charge_id)}, "status": {"S": "consumed"},
+                             "taken": packs_to_attribute(taken), "tenths": {"N": str(split.credits_tenths)},
+                             "createdAt": {"N": str(int(now))},
+                             "expiresAt": {"N": str(int(now) + CONSUME_RECORD_TTL_SECONDS)}},
+                    "ConditionExpression": "attribute_not_exists(pk)"}},
+            ]
+            if split.plan_tenths:
+                writes.append({"Update": {
+                    "TableName": self._table, "Key": {"pk": {"S": monthly_key}},
+                    "UpdateExpression": "ADD #used :plan SET #expires = if_not_exists(#expires, :expires)",
+                    "ConditionExpression": "attribute_not_exists(#used) OR #used <= :most",
+                    "ExpressionAttributeNames": {"#used": "usedTenths", "#expires": "expiresAt"},
+                    "ExpressionAttributeValues": {
+                        ":plan": {"N": str(split.plan_tenths)}, ":most": {"N": str(limit - split.plan_tenths)},
+                        ":expires": {"N": str(int(now) + MONTHLY_ITEM_TTL_SECONDS)}}}})
+            try:
+                self._client.transact_write_items(TransactItems=writes)
+                return split, taken
+            except ClientError as error:
+                if error_code(error) not in ("TransactionCanceledException", "TransactionConflictException"):
+                    raise
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    raise RuntimeError(f"charge {charge_id} was already taken from credits") from None
+            # Someone spent allowance or credits meanwhile: read both again and recompute the split.
+            current = self._client.get_item(TableName=self._table, Key={"pk": {"S": monthly_key}},
+                                            ConsistentRead=True).get("Item")
+            used = number(current, "usedTenths") or 0
+        raise RuntimeError("credits stayed contended after retries")
+
+    def return_writes(self, reservation: Reservation) -> list[dict[str, Any]]:
+        assert reservation.user_id is not None
+        key = credits_key(reservation.user_id)
+        item = self._client.get_item(TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+        version = number(item, "version") or 0
+        restored = return_to_packs(packs_from_item(item), reservation.credits_taken)
+        return [{"Update": {
+            "TableName": self._table, "Key": {"pk": {"S": key}},
+            "UpdateExpression": "SET #packs = :packs, #version = :next",
+            "ConditionExpression": "#version = :version",
+            "ExpressionAttributeNames": {"#packs": "packs", "#version": "version"},
+            "ExpressionAttributeValues": {":packs": packs_to_attribute(restored), ":next": {"N": str(version + 1)},
+                                          ":version": {"N": str(version)}}}},
+            {"Update": {
+                "TableName": self._table,
+                "Key": {"pk": {"S": consume_record_key(reservation.user_id, reservation.charge_id)}},
+                "UpdateExpression": "SET #status = :refunded",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":refunded": {"S": "refunded"}}}}]
+
+    def add_pack(self, user_id: str, pack_id: str, units_tenths: int, created_at: int,
+                        expires_at: int) -> bool:
+        """Add a purchased pack once: a second call with the same pack id changes nothing (returns False)."""
+        from botocore.exceptions import ClientError
+
+        pack = CreditPack(pack_id, units_tenths, created_at, expires_at)
+        try:
+            self._client.update_item(
+                TableName=self._table, Key={"pk": {"S": credits_key(user_id)}},
+                UpdateExpression=("SET #packs = list_append(if_not_exists(#packs, :empty), :new), "
+                                  "#version = if_not_exists(#version, :zero) + :one ADD #ids :id"),
+                ConditionExpression="attribute_not_exists(#ids) OR NOT contains(#ids, :pack)",
+                ExpressionAttributeNames={"#packs": "packs", "#version": "version", "#ids": "packIds"},
+                ExpressionAttributeValues={":empty": {"L": []}, ":new": packs_to_attribute([pack]),
+                                           ":zero": {"N": "0"}, ":one": {"N": "1"},
+                                           ":id": {"SS": [pack_id]}, ":pack": {"S": pack_id}})
+            return True
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False

@@ -1,0 +1,87 @@
+"""The accounts aggregate: users and their sessions, behind the `Accounts` port (`services/ports.py`).
+
+The dialect hands in how to connect and how a write transaction begins (`open_accounts` in this package's
+`__init__`); the statements use the qmark parameter style.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from enhancer.domain.plans import ACTIVE_SUBSCRIPTION_STATUSES
+from enhancer.services.ports import AccountRecord
+
+_ACTIVE = sorted(ACTIVE_SUBSCRIPTION_STATUSES)
+
+# One round trip: the session, its user and the newest subscription that is still active.
+# Only "?" placeholders are interpolated into it.
+_SESSION_USER_SQL = f"""
+SELECT s.expires_at, u.id, u.email, u.plan, sub.plan, sub.status
+FROM sessions s
+JOIN users u ON u.id = s.user_id
+LEFT JOIN subscriptions sub ON sub.id = (
+  SELECT id FROM subscriptions
+  WHERE user_id = u.id AND status IN ({", ".join("?" for _ in _ACTIVE)})
+  ORDER BY updated_at DESC, created_at DESC LIMIT 1)
+WHERE s.id = ?
+"""  # noqa: S608
+
+
+class SqlAccounts:
+    """Users and sessions. One connection per thread: the local gateway serves requests on threads."""
+
+    def __init__(self, connect: Callable[[], Any], *, begin_write: str = "BEGIN") -> None:
+        self._connect = connect
+        self._begin_write = begin_write
+        self._local = threading.local()
+
+    @property
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def session_account(self, session_id: str, now: float) -> AccountRecord | None:
+        """The signed-in account of a session; an expired session is deleted and yields None."""
+        row = self._conn.execute(_SESSION_USER_SQL, (*_ACTIVE, session_id)).fetchone()
+        if row is None:
+            return None
+        expires_at, user_id, email, user_plan, sub_plan, sub_status = row
+        if not isinstance(expires_at, int) or expires_at < now:  # a malformed expiry counts as expired
+            self._conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            return None
+        return AccountRecord(user_id=user_id, email=email, user_plan=user_plan,
+                             subscription_plan=sub_plan, subscription_status=sub_status)
+
+    def upsert_user(self, email: str, plan: str) -> AccountRecord:
+        """Create the user with this email, or set the plan of the existing one."""
+        email = email.strip().lower()
+        conn = self._conn
+        conn.execute(self._begin_write)
+        try:
+            row = conn.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()
+            if row:
+                user_id = row[0]
+                conn.execute("UPDATE users SET plan = ? WHERE id = ?", (plan, user_id))
+            else:
+                user_id = str(uuid.uuid4())
+                local_part = email.split("@", 1)[0] or "user"
+                conn.execute(
+                    "INSERT INTO users (id, name, username, email, plan) VALUES (?, ?, ?, ?, ?)",
+                    (user_id, local_part, f"{local_part}-{secrets.token_hex(4)}", email, plan))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return AccountRecord(user_id=user_id, email=email, user_plan=plan)
+
+    def create_session(self, user_id: str, expires_at: int) -> str:
+        session_id = secrets.token_urlsafe(32)
+        self._conn.execute("INSERT INTO sessions (id, user_id, expires_at) VALUES (?, ?, ?)",
+                           (session_id, user_id, expires_at))
+        return session_id

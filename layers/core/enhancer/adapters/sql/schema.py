@@ -1,0 +1,52 @@
+"""What every dialect's migrator shares: the numbered migration files of a dialect, and the post-conditions the
+go-live checklist names (the tables the routes read and the indexes the job queries need)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: str
+    name: str
+    sql: str
+
+
+def migrations(dialect: str = "sqlite") -> list[Migration]:
+    """The files of `migrations/<dialect>/`, in version order."""
+    folder = resources.files("enhancer.adapters.sql") / "migrations" / dialect
+    found = []
+    for entry in folder.iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(version=match.group(1), name=entry.name, sql=entry.read_text()))
+    return sorted(found, key=lambda m: m.version)
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationReport:
+    applied: list[str]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# The post-conditions of the go-live checklist (§4), plus the tables the routes read.
+REQUIRED_TABLES = ("users", "sessions", "ai_jobs", "stripe_customers", "subscriptions")
+REQUIRED_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "idx_ai_jobs_user_created_at": ("ai_jobs", ("user_id", "created_at")),
+    "idx_ai_jobs_owner_created_at": ("ai_jobs", ("owner_type", "owner_ref", "created_at")),
+    "idx_ai_jobs_provider_job_id": ("ai_jobs", ("provider_job_id",)),
+    "idx_ai_jobs_status": ("ai_jobs", ("status",)),
+    "idx_ai_jobs_created_at": ("ai_jobs", ("created_at",)),
+    "idx_subscriptions_user": ("subscriptions", ("user_id",)),
+    "idx_subscriptions_customer": ("subscriptions", ("customer_id",)),
+    "idx_subscriptions_status": ("subscriptions", ("status",)),
+}

@@ -1,0 +1,132 @@
+"""The Lambda handler of every kind of function, one entry point per trigger (docs/architecture.md §2).
+
+    handler = http_handler(router)            an API Gateway route: FastAPI in Mangum
+    @task_handler                             a Step Functions task: typed input, errors ASL can match
+    @scheduled_handler                        an EventBridge schedule: the event as it comes
+
+Each adds the Powertools Logger (the Lambda context in every line, state cleared between invocations) and
+Metrics (the EMF document flushed when the invocation ends, also when it fails). Only `http_handler` imports
+FastAPI, Starlette or Mangum, and only when it is called, so a task or a schedule never loads them.
+
+Errors leaving a task: Lambda reports the exception's class name as `errorType`, and ASL `Retry` / `Catch`
+match on it (`ErrorEquals`). So an application error (`enhancer.domain.errors.AppError`) leaves as a
+`TaskError` whose class is named after the error's `type` — the word the HTTP envelope uses: `ProviderFailed`
+and `ProviderTimedOut` both leave as `provider_error`, `ServiceUnavailable` as `service_unavailable`. Input
+that does not fit the task's model leaves as `validation_error`. Anything else (a bug) leaves unchanged and
+is matched by `States.TaskFailed` / `States.ALL`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from enhancer.domain.errors import AppError
+from enhancer.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+    from pydantic import ValidationError
+
+Handler = Callable[[Any, Any], Any]
+InputT = TypeVar("InputT")
+
+VALIDATION_ERROR = "validation_error"
+
+
+def _observed(fn: Handler, *, correlation_id_path: str | None = None) -> Handler:
+    """Logger context and metrics around a handler: metrics outermost, so they flush after everything."""
+    return metrics.log_metrics(
+        logger.inject_lambda_context(fn, correlation_id_path=correlation_id_path, clear_state=True))
+
+
+# --- HTTP -------------------------------------------------------------------------------------------------
+
+def http_handler(*routers: APIRouter, verify_origin: bool = True) -> Handler:
+    """The handler of an HTTP API function serving `routers` (`create_app` in `enhancer.http.app`)."""
+    from aws_lambda_powertools.logging import correlation_paths
+    from mangum import Mangum
+
+    from enhancer.http.app import create_app
+
+    # lifespan="off": Mangum would otherwise run start-up and shutdown on every invocation.
+    asgi = Mangum(create_app(*routers, verify_origin=verify_origin), lifespan="off")
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return asgi(event, context)
+
+    return _observed(handler, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+
+
+# --- Step Functions tasks ---------------------------------------------------------------------------------
+
+class TaskError(Exception):
+    """What an application error becomes when it leaves a task; `task_error(type)` gives the class of a type."""
+
+    type: str = "server_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+@functools.cache
+def task_error(error_type: str) -> type[TaskError]:
+    """The exception class for an error type, named after it (`provider_error`): the same class every time, so
+    tests and callers in the same process can catch it too."""
+    if not error_type.isidentifier():
+        raise ValueError(f"not usable as an error name: {error_type!r}")
+    return type(error_type, (TaskError,), {"type": error_type, "__module__": __name__, "__qualname__": error_type})
+
+
+def _input_model(fn: Callable[..., Any]) -> Any:
+    parameters = list(inspect.signature(fn).parameters)
+    model = typing.get_type_hints(fn).get(parameters[0]) if parameters else None
+    if model is None or model is Any:
+        raise TypeError(f"{fn.__qualname__}: annotate the first parameter with the task's input model")
+    return model
+
+
+def _invalid_input(error: ValidationError) -> TaskError:
+    issues = [{"path": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")} for e in error.errors()]
+    summary = "; ".join(f"{'.'.join(i['path']) or 'input'}: {i['message']}" for i in issues)
+    logger.warning("task_input_invalid", extra={"issues": issues})
+    return task_error(VALIDATION_ERROR)(f"Invalid input: {summary}", details={"issues": issues})
+
+
+def task_handler(fn: Callable[[InputT, Any], Any]) -> Handler:
+    """The handler of a function a state machine calls. The input is parsed by Powertools' parser into the type
+    of `fn`'s first parameter (a pydantic model; no payload counts as `{}`); a pydantic model returned is
+    serialised to JSON types under its aliases. Errors leave as the module docstring says."""
+    from aws_lambda_powertools.utilities.parser import BaseModel, ValidationError, parse
+
+    model = _input_model(fn)
+
+    @functools.wraps(fn)
+    def handler(event: Any, context: Any) -> Any:
+        try:
+            parsed = parse(event={} if event is None else event, model=model)
+        except ValidationError as error:
+            raise _invalid_input(error) from error
+        try:
+            result = fn(parsed, context)
+        except AppError as error:
+            logger.warning("task_failed", extra={"error_type": error.type, "error": error.message})
+            raise task_error(error.type)(error.message, details=error.details) from error
+        return result.model_dump(mode="json", by_alias=True) if isinstance(result, BaseModel) else result
+
+    return _observed(handler)
+
+
+# --- EventBridge schedules --------------------------------------------------------------------------------
+
+def scheduled_handler(fn: Callable[[dict[str, Any], Any], Any]) -> Handler:
+    """The handler of a function an EventBridge schedule invokes: `fn` gets the event as it comes; the event's
+    `id` is the correlation id of its log lines."""
+    from aws_lambda_powertools.logging import correlation_paths
+
+    return _observed(fn, correlation_id_path=correlation_paths.EVENT_BRIDGE)

@@ -1,0 +1,77 @@
+"""Sample requests for the real handlers, shared by the tests and the benches: API Gateway events from the files
+in `events/` (one per route, payload 2.0, as `sam local invoke -e` takes them) varied the way API Gateway would
+present the variation, multipart bodies as a browser sends them, and photo-like PNG images.
+
+It lives here rather than under `tests/` because the benches import it too, and importing the `tests` package
+sets test-wide AWS and Powertools settings and imports moto, which would change what the benches measure. It
+imports nothing heavy at module level: httpx and Pillow load on first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+def load_event(name: str, *, method: str | None = None, path: str | None = None, route_key: str | None = None,
+               cookies: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+               source_ip: str | None = None, body: bytes | None = None) -> dict[str, Any]:
+    """A fresh copy of `events/<name>.json`, adjusted the way API Gateway would present the variation:
+    `cookies` replaces the event's cookies, `headers` are added (names lower-cased), `body` is sent base64."""
+    event = copy.deepcopy(json.loads((EVENTS / f"{name}.json").read_text()))
+    http = event["requestContext"]["http"]
+    if method:
+        http["method"] = method
+    if path:
+        event["rawPath"] = http["path"] = path
+    if route_key:
+        event["routeKey"] = event["requestContext"]["routeKey"] = route_key
+    if cookies is not None:
+        event["cookies"] = [f"{k}={v}" for k, v in cookies.items()]
+    if headers:
+        event["headers"].update({k.lower(): v for k, v in headers.items()})
+    if source_ip:
+        http["sourceIp"] = source_ip
+    if body is not None:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    return event
+
+
+def event_names() -> list[str]:
+    """Every event file in `events/`, by name (without `.json`)."""
+    return sorted(path.stem for path in EVENTS.glob("*.json"))
+
+
+def multipart(fields: dict[str, str], image: bytes | None = None, filename: str = "photo.png",
+              content_type: str = "image/png") -> tuple[bytes, str]:
+    """A multipart/form-data body as a browser sends it (the file in field `image`), and its Content-Type."""
+    import httpx
+
+    files = {"image": (filename, image, content_type)} if image is not None else None
+    request = httpx.Request("POST", "https://api.example.com/", data=fields, files=files)
+    return request.read(), request.headers["content-type"]
+
+
+def png_bytes(width: int = 256, height: int = 256) -> bytes:
+    """A real photo-like PNG: gradients and shapes, so an upscaler has something to work on."""
+    from io import BytesIO
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height))
+    pixels = image.load()
+    assert pixels is not None
+    for x in range(width):
+        for y in range(height):
+            pixels[x, y] = (x * 255 // width, y * 255 // height, (x + y) * 127 // (width + height))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((width // 4, height // 4, width * 3 // 4, height * 3 // 4), outline=(255, 255, 255), width=3)
+    draw.line((0, height - 1, width - 1, 0), fill=(0, 0, 0), width=2)
+    buffer = BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,160 @@
+"""In-memory fakes for every port in `enhancer.services.ports`, so a use case runs in microseconds with no AWS,
+no database and no model. Each records what was asked of it, in one shared `Journal` when given one, so tests
+can assert the order of effects across ports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from io import BytesIO
+
+from enhancer.domain.errors import AppError
+from enhancer.domain.guest_limits import SpendCap
+from enhancer.domain.image_checks import ImageHeader, inspect_image
+from enhancer.domain.plans import Entitlements
+from enhancer.domain.quota import ChargeSplit, Reservation
+from enhancer.domain.usage import UsageSnapshot
+from enhancer.services.ports import AccountRecord, EnhancedImage, ObjectInfo, SourceImage, StoredObject
+
+
+@dataclass
+class Journal:
+    """What happened, in order: ("ledger.reserve", charge id), ("store.put", key), ("provider.run", slug), …"""
+
+    entries: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, what: str, detail: str = "") -> None:
+        self.entries.append((what, detail))
+
+    @property
+    def names(self) -> list[str]:
+        return [what for what, _ in self.entries]
+
+
+class FakeAccounts:
+    """Sessions that exist map to an account; everything else is unknown."""
+
+    def __init__(self, sessions: dict[str, AccountRecord] | None = None) -> None:
+        self.sessions = dict(sessions or {})
+        self.calls: list[tuple[str, float]] = []
+
+    def session_account(self, session_id: str, now: float) -> AccountRecord | None:
+        self.calls.append((session_id, now))
+        return self.sessions.get(session_id)
+
+
+class FakeRateWindows:
+    def __init__(self) -> None:
+        self.windows: dict[str, int] = {}
+
+    def hit_rate_window(self, limiter: str, client: str, window_start: int, expires_at: int) -> int:
+        key = f"{limiter}:{client}:{window_start}"
+        self.windows[key] = self.windows.get(key, 0) + 1
+        return self.windows[key]
+
+
+class FakeUsageReader:
+    """Answers every owner with the same snapshot and keeps what was asked."""
+
+    def __init__(self, usage: UsageSnapshot | None = None) -> None:
+        self.usage = usage or UsageSnapshot()
+        self.calls: list[tuple[str, str, str, str | None]] = []
+
+    def read_usage(self, owner_type: str, owner_key: str, month: str, user_id: str | None) -> UsageSnapshot:
+        self.calls.append((owner_type, owner_key, month, user_id))
+        return self.usage
+
+
+class FakeImageStore:
+    """Objects in a dict. `fail_puts` makes the n-th put (1-based) raise, `fail_deletes` every delete."""
+
+    def __init__(self, journal: Journal | None = None, *, fail_puts: Sequence[int] = (),
+                 fail_deletes: bool = False) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+        self.journal = journal or Journal()
+        self._fail_puts = set(fail_puts)
+        self._fail_deletes = fail_deletes
+        self._puts = 0
+
+    def head(self, key: str) -> ObjectInfo | None:
+        found = self.objects.get(key)
+        return ObjectInfo(size=len(found[0]), etag=f'"{hash(found[0]) & 0xffffffff:08x}"',
+                          content_type=found[1]) if found else None
+
+    def get(self, key: str) -> StoredObject | None:
+        info = self.head(key)
+        return StoredObject(info=info, body=BytesIO(self.objects[key][0])) if info else None
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self._puts += 1
+        self.journal.add("store.put", key)
+        if self._puts in self._fail_puts:
+            raise OSError("the fake store refused this put")
+        self.objects[key] = (data, content_type)
+
+    def delete(self, key: str) -> None:
+        self.journal.add("store.delete", key)
+        if self._fail_deletes:
+            raise OSError("the fake store refused this delete")
+        self.objects.pop(key, None)
+
+    def presigned_get_url(self, key: str, expires_in: int) -> str:
+        return f"https://bucket.s3.example/{key}?X-Amz-Expires={expires_in}"
+
+    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict:
+        return {"url": "https://bucket.s3.example/", "fields": {"key": key, "Content-Type": content_type}}
+
+
+class FakeLedger:
+    """Reservations as plain values; `refuse` makes reserve raise that error (nothing is taken then)."""
+
+    def __init__(self, journal: Journal | None = None, *, refuse: AppError | None = None) -> None:
+        self.journal = journal or Journal()
+        self.refuse = refuse
+        self.reserved: list[Reservation] = []
+        self.settled: list[Reservation] = []
+        self.given_back: list[Reservation] = []
+
+    def reserve(self, *, charge_id: str, owner_type: str, owner_key: str, user_id: str | None,
+                cost_tenths: int, entitlements: Entitlements, caps: Sequence[SpendCap] = (),
+                now: float | None = None) -> Reservation:
+        self.journal.add("ledger.reserve", charge_id)
+        if self.refuse is not None:
+            raise self.refuse
+        reservation = Reservation(charge_id=charge_id, owner_type=owner_type, owner_key=owner_key, user_id=user_id,
+                                  split=ChargeSplit(plan_tenths=cost_tenths, credits_tenths=0),
+                                  daily_used=len(self.reserved) + 1, daily_reset_at=2_000_000_000, month="209901",
+                                  caps=tuple(caps))
+        self.reserved.append(reservation)
+        return reservation
+
+    def settle(self, reservation: Reservation) -> None:
+        self.journal.add("ledger.settle", reservation.charge_id)
+        self.settled.append(reservation)
+
+    def give_back(self, reservation: Reservation, now: float | None = None) -> None:
+        self.journal.add("ledger.give_back", reservation.charge_id)
+        self.given_back.append(reservation)
+
+
+class FakeProvider:
+    """Returns `output` (or raises `error`) and keeps every source it was given."""
+
+    def __init__(self, journal: Journal | None = None, *, output: bytes = b"", error: BaseException | None = None,
+                 name: str = "fake", needs_source_url: bool = False) -> None:
+        self.journal = journal or Journal()
+        self.output, self.error = output, error
+        self.name, self.needs_source_url = name, needs_source_url
+        self.sources: list[SourceImage] = []
+
+    def run(self, model, options, source: SourceImage, deadline: float) -> EnhancedImage:  # type: ignore[no-untyped-def]
+        self.journal.add("provider.run", model.slug)
+        self.sources.append(source)
+        if self.error is not None:
+            raise self.error
+        return EnhancedImage(data=self.output, content_type="image/png")
+
+
+def header_checker(data: bytes, *, max_pixels: int) -> ImageHeader:
+    """The ImageChecker port with the pure header-level checks only (no Pillow decode)."""
+    return inspect_image(data, max_pixels=max_pixels)

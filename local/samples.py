@@ -57,6 +57,19 @@ def multipart(fields: dict[str, str], image: bytes | None = None, filename: str 
     return request.read(), request.headers["content-type"]
 
 
+def s3_form(fields: list[tuple[str, str]], content: bytes, *, boundary: str,
+            after: list[tuple[str, str]] | None = None) -> bytes:
+    """A browser's S3 form upload, byte for byte and in the order given: `fields`, the file part, then the
+    `after` fields (which S3 ignores). httpx would reorder nothing but cannot put fields after the file."""
+    def field(name: str, value: str) -> bytes:
+        return f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+
+    file_part = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.png"\r\n'
+                 "Content-Type: image/png\r\n\r\n").encode() + content + b"\r\n"
+    return (b"".join(field(*f) for f in fields) + file_part + b"".join(field(*f) for f in after or [])
+            + f"--{boundary}--\r\n".encode())
+
+
 def png_bytes(width: int = 256, height: int = 256) -> bytes:
     """A real photo-like PNG: gradients and shapes, so an upscaler has something to work on."""
     from io import BytesIO
@@ -75,3 +88,26 @@ def png_bytes(width: int = 256, height: int = 256) -> bytes:
     buffer = BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def noise_image(width: int, height: int, mode: str = "RGB") -> Any:
+    """A PIL image of seeded noise: it compresses badly, so the pixel data spans many bytes (and, for PNG,
+    several chunks); in RGBA with a real alpha gradient, so WebP has to use its extended (VP8X + ALPH) layout."""
+    import random
+
+    from PIL import Image
+
+    pixels = random.Random(width * 100_003 + height).randbytes(width * height * 3)
+    image = Image.frombytes("RGB", (width, height), pixels).convert(mode)
+    if mode == "RGBA":
+        image.putalpha(Image.linear_gradient("L").resize((width, height)))
+    return image
+
+
+def encoded(image: Any, fmt: str, **params: object) -> bytes:
+    """A PIL image saved in `fmt` (PNG, JPEG, WEBP…) with Pillow's save parameters."""
+    from io import BytesIO
+
+    out = BytesIO()
+    image.save(out, format=fmt, **params)
+    return out.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,3 +106,32 @@ def guest_key(guest: str) -> str:
 
 def assert_security_headers(reply: Reply) -> None:
     assert security_header_problems(reply.header) == [], f"on a {reply.status} response"
+
+
+class _CurrentStdout:
+    """Writes to whatever sys.stdout is at the time: pytest's capsys swaps it in only for a test's call phase,
+    while Powertools' log handler keeps the stream it was created with."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def output(capsys: pytest.CaptureFixture[str]) -> Any:
+    """output(): every JSON line the code printed during the test (Powertools' log records and EMF metric
+    documents), parsed, in order."""
+    from enhancer.observability import logger
+
+    handler = logger.registered_handler
+    previous, handler.stream = handler.stream, _CurrentStdout()  # not setStream: it flushes the old stream
+    yield lambda: [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    handler.stream = previous
+
+
+@pytest.fixture
+def logs(output: Any) -> Any:
+    """logs(): the JSON lines written during the test (the `output` fixture, under the name log tests use)."""
+    return output

@@ -53,33 +53,10 @@ def _context(name: str = "EnhanceStepFunction") -> LambdaContext:
     return LambdaContext(function_name=name, aws_request_id="req-42")
 
 
-class _CurrentStdout:
-    """Whatever sys.stdout is when a line is written: pytest swaps it between a test's setup and its call."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
-@pytest.fixture
-def output(capsys, monkeypatch):
-    """What the handler printed (Powertools' log lines and EMF documents), as parsed JSON lines."""
+@pytest.fixture(autouse=True)
+def _metrics_printed(monkeypatch):
+    """EMF documents are printed here (the local stack and some environments turn them off)."""
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
-    # The log handler keeps the stream it was created with; point it at the test's captured stdout.
-    previous = logger.registered_handler.setStream(_CurrentStdout())
-
-    def read() -> list[dict[str, Any]]:
-        lines = []
-        for line in capsys.readouterr().out.splitlines():
-            if line.startswith("{"):
-                lines.append(json.loads(line))
-        return lines
-
-    yield read
-    logger.registered_handler.setStream(previous)
-
 
 def test_a_task_gets_its_input_parsed_into_the_model_of_its_annotation():
     assert enhance_step({"jobId": "j1", "scale": 4}, _context()) == {"jobId": "j1", "scale": 4}

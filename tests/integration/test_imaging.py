@@ -21,24 +21,11 @@ from enhancer.adapters.imaging import check_image, verify_decodes
 from enhancer.domain.errors import ValidationFailed
 from enhancer.domain.image_checks import MAX_IMAGE_BYTES, ImageHeader, inspect_image
 from enhancer.http.envelope import http_status
+from local.samples import encoded, noise_image
 
 MAX_PIXELS = 12_000_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CORRUPT = "The image file is truncated or corrupt"
-
-
-def _noise(width: int, height: int, mode: str = "RGB") -> Image.Image:
-    pixels = random.Random(width * 100_003 + height).randbytes(width * height * 3)
-    image = Image.frombytes("RGB", (width, height), pixels).convert(mode)
-    if mode == "RGBA":
-        image.putalpha(Image.linear_gradient("L").resize((width, height)))
-    return image
-
-
-def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:
-    out = BytesIO()
-    image.save(out, format=fmt, **params)
-    return out.getvalue()
 
 
 def _chunk(chunk_type: bytes, body: bytes) -> bytes:
@@ -80,19 +67,19 @@ def _jpeg_scan_start(data: bytes) -> int:
 
 
 @pytest.mark.parametrize("data, content_type, size", [
-    (_encode(_noise(40, 30), "PNG"), "image/png", (40, 30)),
-    (_encode(_noise(33, 17, "RGBA"), "PNG"), "image/png", (33, 17)),
-    (_encode(_noise(20, 20).convert("P"), "PNG"), "image/png", (20, 20)),
-    (_encode(_noise(20, 20).convert("I;16"), "PNG"), "image/png", (20, 20)),
-    (_encode(_noise(31, 9), "PNG", optimize=True), "image/png", (31, 9)),
+    (encoded(noise_image(40, 30), "PNG"), "image/png", (40, 30)),
+    (encoded(noise_image(33, 17, "RGBA"), "PNG"), "image/png", (33, 17)),
+    (encoded(noise_image(20, 20).convert("P"), "PNG"), "image/png", (20, 20)),
+    (encoded(noise_image(20, 20).convert("I;16"), "PNG"), "image/png", (20, 20)),
+    (encoded(noise_image(31, 9), "PNG", optimize=True), "image/png", (31, 9)),
     (_raw_png(64, 48, zlib.compress(_scanlines(64, 48))), "image/png", (64, 48)),
-    (_encode(_noise(40, 30), "JPEG"), "image/jpeg", (40, 30)),
-    (_encode(_noise(41, 29), "JPEG", progressive=True, quality=95), "image/jpeg", (41, 29)),
-    (_encode(_noise(23, 19).convert("CMYK"), "JPEG"), "image/jpeg", (23, 19)),
-    (_encode(_noise(23, 19).convert("L"), "JPEG"), "image/jpeg", (23, 19)),
-    (_encode(_noise(40, 30), "WEBP"), "image/webp", (40, 30)),
-    (_encode(_noise(37, 21), "WEBP", lossless=True), "image/webp", (37, 21)),
-    (_encode(_noise(37, 21, "RGBA"), "WEBP"), "image/webp", (37, 21)),
+    (encoded(noise_image(40, 30), "JPEG"), "image/jpeg", (40, 30)),
+    (encoded(noise_image(41, 29), "JPEG", progressive=True, quality=95), "image/jpeg", (41, 29)),
+    (encoded(noise_image(23, 19).convert("CMYK"), "JPEG"), "image/jpeg", (23, 19)),
+    (encoded(noise_image(23, 19).convert("L"), "JPEG"), "image/jpeg", (23, 19)),
+    (encoded(noise_image(40, 30), "WEBP"), "image/webp", (40, 30)),
+    (encoded(noise_image(37, 21), "WEBP", lossless=True), "image/webp", (37, 21)),
+    (encoded(noise_image(37, 21, "RGBA"), "WEBP"), "image/webp", (37, 21)),
 ])
 def test_check_image_accepts_real_images(data: bytes, content_type: str, size: tuple[int, int]) -> None:
     header = check_image(data, max_pixels=MAX_PIXELS)
@@ -103,7 +90,7 @@ def test_check_image_accepts_real_images(data: bytes, content_type: str, size: t
 
 
 def test_exactly_ten_mebibytes_decodes() -> None:
-    base = _encode(_noise(16, 16), "PNG")
+    base = encoded(noise_image(16, 16), "PNG")
     iend = len(base) - 12
     padding = _chunk(b"prVt", b"x" * (MAX_IMAGE_BYTES - len(base) - 12))  # a private ancillary chunk
     data = base[:iend] + padding + base[iend:]
@@ -178,12 +165,12 @@ def test_image_data_split_over_many_idat_chunks_is_counted_whole() -> None:
 def test_pillow_written_pngs_of_every_depth_have_the_expected_amount_of_data(mode: str,
                                                                             params: dict[str, int]) -> None:
     for width in (1, 2, 3, 7, 9, 13, 17):
-        source = _noise(width, 5, "RGBA" if mode in ("LA", "RGBA") else "RGB")
+        source = noise_image(width, 5, "RGBA" if mode in ("LA", "RGBA") else "RGB")
         if mode == "P":
             source = source.quantize(2 ** params.get("bits", 8))
         elif mode not in ("LA", "RGBA"):
             source = source.convert(mode)
-        data = _encode(source, "PNG", **params)
+        data = encoded(source, "PNG", **params)
 
         assert check_image(data, max_pixels=MAX_PIXELS).width == width
 
@@ -233,7 +220,7 @@ def test_png_with_an_invalid_filter_type_is_refused() -> None:
 
 
 def test_jpeg_without_scan_is_refused() -> None:
-    data = _encode(_noise(40, 30), "JPEG")
+    data = encoded(noise_image(40, 30), "JPEG")
     headers_only = data[:data.index(b"\xff\xda")] + b"\xff\xd9"
 
     with pytest.raises(ValidationFailed) as caught:  # no scan at all: the structure check already refuses
@@ -246,7 +233,7 @@ def test_pillow_tolerates_garbage_and_missing_jpeg_scan_data() -> None:
     # segment") and fills what it cannot decode with grey; Pillow does not surface those warnings. So a JPEG
     # whose scan is garbage, or cut short but still ending with EOI, passes every check: the structure is
     # sound and the decoder does not fail. The provider gets a damaged picture, nothing worse.
-    data = _encode(_noise(64, 48), "JPEG", quality=90)
+    data = encoded(noise_image(64, 48), "JPEG", quality=90)
     start = _jpeg_scan_start(data)
     garbage = random.Random(5).randbytes(len(data) - 2 - start).replace(b"\xff", b"\xff\x00")
     scrambled = data[:start] + garbage + b"\xff\xd9"
@@ -260,24 +247,24 @@ def test_pillow_tolerates_garbage_and_missing_jpeg_scan_data() -> None:
 
 
 def test_corrupt_webp_bitstreams() -> None:
-    image = _noise(40, 30)
+    image = noise_image(40, 30)
     for params in ({}, {"lossless": True}):
-        data = bytearray(_encode(image, "WEBP", **params))
+        data = bytearray(encoded(image, "WEBP", **params))
         for i in range(40, len(data) - 5):
             data[i] ^= 0xA5
         _refused_by_decode(bytes(data))
 
     # Lossless data that is all zeros is refused; libwebp decodes an all-zero lossy (VP8) bitstream
     # without error, like libjpeg with a garbage scan.
-    lossless = _encode(image, "WEBP", lossless=True)
+    lossless = encoded(image, "WEBP", lossless=True)
     _refused_by_decode(lossless[:30] + bytes(len(lossless) - 30))
-    lossy = _encode(image, "WEBP")
+    lossy = encoded(image, "WEBP")
     assert check_image(lossy[:30] + bytes(len(lossy) - 30), max_pixels=MAX_PIXELS).width == 40
 
 
 def test_verify_decodes_insists_on_the_format_and_size_the_header_gave() -> None:
-    jpeg = _encode(_noise(40, 30), "JPEG")
-    png = _encode(_noise(64, 64), "PNG")
+    jpeg = encoded(noise_image(40, 30), "JPEG")
+    png = encoded(noise_image(64, 64), "PNG")
 
     with pytest.raises(ValidationFailed, match="truncated or corrupt"):
         verify_decodes(jpeg, ImageHeader("image/png", 40, 30, "png"))
@@ -291,7 +278,7 @@ def test_verify_decodes_insists_on_the_format_and_size_the_header_gave() -> None
 def test_pillow_bomb_guard_uses_the_header_pixel_count() -> None:
     # A header claiming 10×10 for a 64×64 file: Pillow's own guard (limit = the header's 100 pixels,
     # warnings turned into errors) stops it at open, before it allocates anything.
-    png = _encode(_noise(64, 64), "PNG")
+    png = encoded(noise_image(64, 64), "PNG")
 
     with pytest.raises(ValidationFailed) as caught:
         verify_decodes(png, ImageHeader("image/png", 10, 10, "png"))
@@ -307,11 +294,11 @@ def test_pillow_globals_are_restored_and_truncated_files_refused_even_when_pillo
 
     _refused_by_decode(short)
     # A JPEG cut in its scan: Pillow loads it when LOAD_TRUNCATED_IMAGES is on, so it must be off here.
-    jpeg = _encode(_noise(64, 64), "JPEG")
+    jpeg = encoded(noise_image(64, 64), "JPEG")
     with pytest.raises(ValidationFailed) as caught:
         verify_decodes(jpeg[:len(jpeg) // 2], ImageHeader("image/jpeg", 64, 64, "jpg"))
     assert "truncated" in str(caught.value.__cause__)
-    check_image(_encode(_noise(64, 64), "PNG"), max_pixels=MAX_PIXELS)  # 4096 px: above the 1234 set here
+    check_image(encoded(noise_image(64, 64), "PNG"), max_pixels=MAX_PIXELS)  # 4096 px: above the 1234 set here
 
     assert (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES) == (1234, True)
 
@@ -322,7 +309,7 @@ def test_checks_on_many_threads_never_refuse_a_decode_elsewhere_and_leave_pillow
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    small, large = _encode(_noise(16, 16), "PNG"), _encode(_noise(96, 96), "PNG")
+    small, large = encoded(noise_image(16, 16), "PNG"), encoded(noise_image(96, 96), "PNG")
     before = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
     start = threading.Barrier(6)
 

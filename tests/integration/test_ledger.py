@@ -50,9 +50,9 @@ def _set_monthly(aws, owner_type: str, owner_key: str, tenths: int) -> None:
 
 
 def _reserve(ledger, *, owner_type="guest", owner_key="g1", user_id=None, cost=10, entitlements=GUEST_ENTITLEMENTS,
-             charge_id=None):
+             charge_id=None, caps=()):
     return ledger.reserve(charge_id=charge_id or str(uuid.uuid4()), owner_type=owner_type, owner_key=owner_key,
-                          user_id=user_id, cost_tenths=cost, entitlements=entitlements, now=NOW)
+                          user_id=user_id, cost_tenths=cost, entitlements=entitlements, caps=caps, now=NOW)
 
 
 def _grant(ledger, user_id: str, pack_id: str, tenths: int, created_at: int, expires_at: int | None = None) -> bool:
@@ -104,8 +104,7 @@ def _cap_count(aws, cap) -> int:
 def test_a_guest_charge_takes_its_ip_cap_and_the_days_budget(ledger, aws):
     caps = _caps()
 
-    reservation = ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
-                                 entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+    reservation = _reserve(ledger, charge_id="c1", owner_key="g1", caps=caps)
 
     assert [_cap_count(aws, cap) for cap in caps] == [1, 1]
     assert reservation.caps == caps
@@ -119,8 +118,7 @@ def test_the_ip_cap_counts_images_across_guest_ids_and_refuses_with_a_429(ledger
                        entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
 
     with pytest.raises(RateLimited) as refused:
-        ledger.reserve(charge_id="c3", owner_type="guest", owner_key="g3", user_id=None, cost_tenths=10,
-                       entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+        _reserve(ledger, charge_id="c3", owner_key="g3", caps=caps)
 
     assert refused.value.details["scope"] == "guestIp"
     assert (refused.value.details["used"], refused.value.details["limit"]) == (2, 2)
@@ -132,12 +130,10 @@ def test_the_ip_cap_counts_images_across_guest_ids_and_refuses_with_a_429(ledger
 
 def test_the_days_guest_budget_refuses_with_a_403_asking_to_sign_in(ledger, aws):
     first_ip, other_ip = _caps(per_day=1), _caps(per_day=1, ip="203.0.113.9")
-    ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
-                   entitlements=GUEST_ENTITLEMENTS, caps=first_ip, now=NOW)
+    _reserve(ledger, charge_id="c1", owner_key="g1", caps=first_ip)
 
     with pytest.raises(GuestBudgetReached) as refused:
-        ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
-                       entitlements=GUEST_ENTITLEMENTS, caps=other_ip, now=NOW)
+        _reserve(ledger, charge_id="c2", owner_key="g2", caps=other_ip)
 
     assert refused.value.details["scope"] == "guestBudget" and refused.value.details["signIn"] is True
     assert (refused.value.details["used"], refused.value.details["limit"]) == (1, 1)
@@ -146,18 +142,15 @@ def test_the_days_guest_budget_refuses_with_a_403_asking_to_sign_in(ledger, aws)
 
 def test_a_zero_budget_refuses_every_guest_without_counting(ledger, aws):
     with pytest.raises(GuestBudgetReached):
-        ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
-                       entitlements=GUEST_ENTITLEMENTS, caps=_caps(per_day=0), now=NOW)
+        _reserve(ledger, charge_id="c1", owner_key="g1", caps=_caps(per_day=0))
 
     assert _cap_count(aws, _caps()[0]) == 0
 
 
 def test_a_give_back_returns_the_caps_exactly_once(ledger, aws):
     caps = _caps()
-    reservation = ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
-                                 entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
-    ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
-                   entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+    reservation = _reserve(ledger, charge_id="c1", owner_key="g1", caps=caps)
+    _reserve(ledger, charge_id="c2", owner_key="g2", caps=caps)
 
     ledger.give_back(reservation, now=NOW)
     ledger.give_back(reservation, now=NOW)
@@ -207,13 +200,11 @@ def test_credits_that_would_pay_the_month_leave_the_refusal_to_the_day(ledger, a
 
 def test_a_full_ip_cap_with_the_guests_month_used_up_names_the_month(ledger, aws):
     caps = _caps(per_ip=1)
-    ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
-                   entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+    _reserve(ledger, charge_id="c1", owner_key="g2", caps=caps)
     _set_monthly(aws, "guest", "g1", 900)
 
     with pytest.raises(QuotaExceeded) as refused:
-        ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
-                       entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+        _reserve(ledger, charge_id="c2", owner_key="g1", caps=caps)
 
     assert refused.value.details["scope"] == "monthly"
     assert _cap_count(aws, caps[1]) == 1  # the day's budget this charge did not reach is untouched
@@ -338,40 +329,34 @@ def test_parallel_charges_never_overdraw_credits(ledger, aws):
 def test_a_full_ip_cap_with_the_day_and_the_month_full_names_the_month(ledger, aws):
     """The day is inflated by charges the month gives back, the month by none: the last refusing limit wins."""
     caps = _caps(per_ip=1)
-    ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
-                   entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+    _reserve(ledger, charge_id="c1", owner_key="g2", caps=caps)
     _fill_day(aws, "g1")
     _set_monthly(aws, "guest", "g1", 900)
 
     with pytest.raises(QuotaExceeded) as refused:
-        ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
-                       entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+        _reserve(ledger, charge_id="c2", owner_key="g1", caps=caps)
 
     assert refused.value.details["scope"] == "monthly"
 
 
 def test_a_full_ip_cap_with_the_day_full_names_the_day(ledger, aws):
     caps = _caps(per_ip=1)
-    ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
-                   entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+    _reserve(ledger, charge_id="c1", owner_key="g2", caps=caps)
     _fill_day(aws, "g1")
 
     with pytest.raises(QuotaExceeded) as refused:
-        ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
-                       entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+        _reserve(ledger, charge_id="c2", owner_key="g1", caps=caps)
 
     assert refused.value.details["scope"] == "daily"
 
 
 def test_a_full_days_budget_with_the_guests_month_used_up_names_the_month(ledger, aws):
     caps = _caps(per_day=1)
-    ledger.reserve(charge_id="c1", owner_type="guest", owner_key="g2", user_id=None, cost_tenths=10,
-                   entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+    _reserve(ledger, charge_id="c1", owner_key="g2", caps=caps)
     _set_monthly(aws, "guest", "g1", 900)
 
     with pytest.raises(QuotaExceeded) as refused:
-        ledger.reserve(charge_id="c2", owner_type="guest", owner_key="g1", user_id=None, cost_tenths=10,
-                       entitlements=GUEST_ENTITLEMENTS, caps=caps, now=NOW)
+        _reserve(ledger, charge_id="c2", owner_key="g1", caps=caps)
 
     assert refused.value.details["scope"] == "monthly"
     assert _cap_count(aws, caps[0]) == 1  # the IP's hour this charge took is returned

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +22,7 @@ from enhancer.domain.enhancement import EnhanceOptions
 from enhancer.domain.errors import AppError, ProviderFailed, ProviderTimedOut, ServiceUnavailable, ValidationFailed
 from enhancer.domain.models import find_model
 from enhancer.http.envelope import http_status
-from enhancer.observability import logger, metrics
+from enhancer.observability import metrics
 from enhancer.services.ports import SourceImage
 
 TOKEN = "r8_test-token-0123456789"
@@ -98,29 +97,6 @@ def clean_metrics():
     metrics.clear_metrics()
     yield
     metrics.clear_metrics()
-
-
-class _CurrentStdout:
-    """Writes to whatever sys.stdout is at the time (capsys swaps it in only for the test's call phase)."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
-@pytest.fixture
-def logs(capsys):
-    """The JSON log records written during the test."""
-    handler = logger.registered_handler
-    previous, handler.stream = handler.stream, _CurrentStdout()  # not setStream: it flushes the old stream
-
-    def read() -> list[dict[str, Any]]:
-        return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-
-    yield read
-    handler.stream = previous
 
 
 def metric_values(name: str) -> list[float]:

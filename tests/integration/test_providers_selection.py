@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -18,7 +17,6 @@ from enhancer.domain.enhancement import EnhanceOptions
 from enhancer.domain.errors import ServiceUnavailable
 from enhancer.domain.models import find_model
 from enhancer.http.envelope import http_status
-from enhancer.observability import logger
 from enhancer.services.ports import SourceImage
 
 NOT_CONFIGURED = "Image enhancement is not configured (no REPLICATE_API_TOKEN)"
@@ -41,21 +39,6 @@ def env(monkeypatch):
 
     yield set_env
     get_enhancement_settings.cache_clear()
-
-
-@pytest.fixture
-def logs(capsys):
-    class CurrentStdout:
-        def write(self, text: str) -> int:
-            return sys.stdout.write(text)
-
-        def flush(self) -> None:
-            sys.stdout.flush()
-
-    handler = logger.registered_handler
-    previous, handler.stream = handler.stream, CurrentStdout()
-    yield lambda: [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    handler.stream = previous
 
 
 def test_development_without_a_token_runs_the_local_engine(env):

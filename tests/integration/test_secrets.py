@@ -3,7 +3,6 @@ cache, and a 503 that names the secret only in the logs."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -16,7 +15,6 @@ from pydantic import SecretStr
 from enhancer.adapters.secrets import NOT_READABLE, SECRET_CACHE_SECONDS, read_secret, secret_location
 from enhancer.domain.errors import ServiceUnavailable
 from enhancer.http.envelope import http_status
-from enhancer.observability import logger
 
 REGION = "us-east-1"
 
@@ -30,21 +28,6 @@ def aws():
     with mock_aws():
         yield
     parameters.clear_caches()
-
-
-@pytest.fixture
-def logs(capsys):
-    class CurrentStdout:
-        def write(self, text: str) -> int:
-            return sys.stdout.write(text)
-
-        def flush(self) -> None:
-            sys.stdout.flush()
-
-    handler = logger.registered_handler
-    previous, handler.stream = handler.stream, CurrentStdout()
-    yield lambda: [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    handler.stream = previous
 
 
 @pytest.fixture

@@ -13,27 +13,11 @@ import pytest
 
 from enhancer import bootstrap
 from enhancer.config import get_enhancement_settings
-from enhancer.observability import logger
 from tests.integration.conftest import guest_cookie, load_event, multipart, png_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 GUEST = guest_cookie("3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a")
 CSRF = "0123456789abcdef0123456789abcdef"
-
-
-@pytest.fixture
-def logs(capsys):
-    class CurrentStdout:
-        def write(self, text: str) -> int:
-            return sys.stdout.write(text)
-
-        def flush(self) -> None:
-            sys.stdout.flush()
-
-    handler = logger.registered_handler
-    previous, handler.stream = handler.stream, CurrentStdout()
-    yield lambda: [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    handler.stream = previous
 
 
 def generate_event() -> dict:

@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.s3_post_policy import post_signature
+from local.samples import s3_form
 from tests.integration.conftest import png_bytes
 from tests.stack.test_local_stack import unsafe_headers
 
@@ -176,16 +177,9 @@ def test_a_post_that_is_no_complete_form_is_refused(stack, s3, body, content_typ
 BOUNDARY = "stack-test-boundary"
 
 
-def multipart(fields: list[tuple[str, str]], after: list[tuple[str, str]] = (), content: bytes = PNG) -> bytes:
-    """A form in the order given: `fields`, the file part, then the `after` fields (which S3 ignores)."""
-    def field(name: str, value: str) -> bytes:
-        return f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-
-    file_part = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="photo.png"\r\n'
-                 "Content-Type: image/png\r\n\r\n").encode() + content + b"\r\n"
-    return (b"".join(field(*f) for f in fields) + file_part + b"".join(field(*f) for f in after)
-            + f"--{BOUNDARY}--\r\n".encode())
-
+def multipart(fields: list[tuple[str, str]], after: list[tuple[str, str]] | None = None,
+              content: bytes = PNG) -> bytes:
+    return s3_form(fields, content, boundary=BOUNDARY, after=after)
 
 def post_raw(url: str, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.post(url, content=body, timeout=30,

@@ -11,7 +11,6 @@ import struct
 import subprocess
 import sys
 import zlib
-from io import BytesIO
 
 import pytest
 from PIL import Image
@@ -19,27 +18,13 @@ from PIL import Image
 from enhancer.domain.errors import ValidationFailed
 from enhancer.domain.image_checks import MAX_IMAGE_BYTES, ImageHeader, inspect_image, sniff_type
 from enhancer.http.envelope import http_status
+from local.samples import encoded, noise_image
 
 MAX_PIXELS = 12_000_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 # --- building real files ---------------------------------------------------------------------------------
-
-
-def _noise(width: int, height: int, mode: str = "RGB") -> Image.Image:
-    """Noise compresses badly, so the pixel data spans many bytes (and, for PNG, several chunks)."""
-    pixels = random.Random(width * 100_003 + height).randbytes(width * height * 3)
-    image = Image.frombytes("RGB", (width, height), pixels).convert(mode)
-    if mode == "RGBA":  # a real alpha gradient, so WebP has to use the extended (VP8X + ALPH) layout
-        image.putalpha(Image.linear_gradient("L").resize((width, height)))
-    return image
-
-
-def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:
-    out = BytesIO()
-    image.save(out, format=fmt, **params)
-    return out.getvalue()
 
 
 def _exif() -> Image.Exif:
@@ -49,15 +34,15 @@ def _exif() -> Image.Exif:
 
 
 def _png(width: int = 40, height: int = 30, mode: str = "RGB") -> bytes:
-    return _encode(_noise(width, height, mode), "PNG")
+    return encoded(noise_image(width, height, mode), "PNG")
 
 
 def _jpeg(width: int = 40, height: int = 30, **params: object) -> bytes:
-    return _encode(_noise(width, height), "JPEG", **params)
+    return encoded(noise_image(width, height), "JPEG", **params)
 
 
 def _webp(width: int = 40, height: int = 30, mode: str = "RGB", **params: object) -> bytes:
-    return _encode(_noise(width, height, mode), "WEBP", **params)
+    return encoded(noise_image(width, height, mode), "WEBP", **params)
 
 
 def _chunk(chunk_type: bytes, body: bytes) -> bytes:
@@ -119,12 +104,12 @@ def _assert_corrupt(data: bytes) -> None:
     (_png(40, 30), "image/png", "png", (40, 30)),
     (_png(1, 1, "L"), "image/png", "png", (1, 1)),
     (_png(33, 17, "RGBA"), "image/png", "png", (33, 17)),
-    (_encode(_noise(9, 7).convert("P"), "PNG"), "image/png", "png", (9, 7)),
-    (_encode(_noise(70, 50), "PNG", optimize=True), "image/png", "png", (70, 50)),
+    (encoded(noise_image(9, 7).convert("P"), "PNG"), "image/png", "png", (9, 7)),
+    (encoded(noise_image(70, 50), "PNG", optimize=True), "image/png", "png", (70, 50)),
     (_jpeg(40, 30), "image/jpeg", "jpg", (40, 30)),
     (_jpeg(41, 29, progressive=True), "image/jpeg", "jpg", (41, 29)),
-    (_encode(_noise(23, 19).convert("L"), "JPEG"), "image/jpeg", "jpg", (23, 19)),
-    (_encode(_noise(23, 19).convert("CMYK"), "JPEG"), "image/jpeg", "jpg", (23, 19)),
+    (encoded(noise_image(23, 19).convert("L"), "JPEG"), "image/jpeg", "jpg", (23, 19)),
+    (encoded(noise_image(23, 19).convert("CMYK"), "JPEG"), "image/jpeg", "jpg", (23, 19)),
     (_jpeg(40, 30, exif=_exif(), icc_profile=b"\0" * 70_000),
      "image/jpeg", "jpg", (40, 30)),
     (_webp(40, 30), "image/webp", "webp", (40, 30)),
@@ -230,7 +215,7 @@ def test_anything_but_jpeg_png_webp_is_not_an_image(data: bytes) -> None:
 
 def test_the_type_comes_from_the_bytes_whatever_the_name_says() -> None:
     # A GIF, even one Pillow writes, is refused; a PNG is a PNG whatever it was called when uploaded.
-    assert sniff_type(_encode(_noise(4, 4).convert("P"), "GIF")) is None
+    assert sniff_type(encoded(noise_image(4, 4).convert("P"), "GIF")) is None
     assert sniff_type(_png()) == "image/png"
     assert sniff_type(_jpeg()) == "image/jpeg"
     assert sniff_type(_webp()) == "image/webp"

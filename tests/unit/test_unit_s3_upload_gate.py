@@ -25,6 +25,7 @@ from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from enhancer.adapters.s3_store import S3ImageStore
 from local.gateway import Gateway, make_request_handler, serve
 from local.s3_upload_gate import PostPolicyMiddleware
+from local.samples import s3_form
 
 BUCKET = "enhancer-local-images"
 KEY = "ai-enhancer/uploads/guest/owner-a/2d0c8f2e.png"
@@ -69,16 +70,9 @@ def product_fields(key: str = KEY, bucket: str = BUCKET) -> list[tuple[str, str]
     return list(post["fields"].items())
 
 
-def multipart(fields: list[tuple[str, str]], after: list[tuple[str, str]] = (), content: bytes = PNG) -> bytes:
-    """A form as a browser sends it: `fields`, the file part, then the `after` fields (S3 ignores those)."""
-    def field(name: str, value: str) -> bytes:
-        return f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-
-    file_part = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="photo.png"\r\n'
-                 "Content-Type: image/png\r\n\r\n").encode() + content + b"\r\n"
-    return (b"".join(field(*f) for f in fields) + file_part + b"".join(field(*f) for f in after)
-            + f"--{BOUNDARY}--\r\n".encode())
-
+def multipart(fields: list[tuple[str, str]], after: list[tuple[str, str]] | None = None,
+              content: bytes = PNG) -> bytes:
+    return s3_form(fields, content, boundary=BOUNDARY, after=after)
 
 FORM_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
 

@@ -481,6 +481,24 @@ def test_past_the_days_guest_budget_guests_are_asked_to_sign_in_and_it_is_counte
     assert signed_in.status == 200
 
 
+def test_the_budget_running_out_is_counted_even_when_the_guests_own_month_is_named(invoke, aws, output,
+                                                                                  monkeypatch):
+    monkeypatch.setenv("GUEST_IMAGES_PER_DAY", "1")
+    bootstrap.reset()
+    assert invoke("GenerateFunction", generate_event({"model": "real-esrgan"})).status == 200
+    aws.dynamodb.put_item(TableName=TABLE, Item={
+        "pk": {"S": monthly_usage_key("guest", guest_key(OTHER_GUEST), month_key(time.time()))},
+        "usedTenths": {"N": "900"}})
+    output()  # what the first request printed
+
+    refused = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}, cookies={"guest_id": OTHER_GUEST},
+                                                        source_ip="203.0.113.9"))
+
+    assert refused.status == 403 and refused.json()["error"]["details"]["scope"] == "monthly"
+    assert [line["guest_budget_exhausted"] for line in output() if "guest_budget_exhausted" in line
+            and "_aws" in line] == [[1.0]]
+
+
 def test_a_failed_enhancement_gives_the_guest_caps_back(invoke, aws, provider):
     provider("replicate", REPLICATE_API_TOKEN="r8_test_token", REPLICATE_BASE_URL=REPLICATE)
     with respx.mock(assert_all_mocked=True) as mock:

@@ -110,3 +110,16 @@ def test_equal_header_and_cookie_pass(header_name: str) -> None:
 ])
 def test_invalid_csrf_is_refused(headers: dict[str, str], cookies: dict[str, str]) -> None:
     assert csrf_problem(Headers(headers=headers), cookies) == "Invalid CSRF token"
+
+
+def test_an_errors_retry_time_and_allowed_methods_become_its_headers():
+    from enhancer.domain.errors import MethodNotAllowed, ProviderTimedOut, RateLimited, ValidationFailed
+    from enhancer.http.envelope import failure
+
+    timed_out, limited = failure(ProviderTimedOut()), failure(RateLimited(17))
+    not_allowed, plain = failure(MethodNotAllowed(("GET", "HEAD"))), failure(ValidationFailed("no"))
+
+    assert (timed_out.status_code, timed_out.headers["retry-after"]) == (502, "5")
+    assert (limited.status_code, limited.headers["retry-after"]) == (429, "17")
+    assert (not_allowed.status_code, not_allowed.headers["allow"]) == (405, "GET, HEAD")
+    assert plain.status_code == 400 and "retry-after" not in plain.headers and "allow" not in plain.headers

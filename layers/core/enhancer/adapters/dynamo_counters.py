@@ -34,6 +34,7 @@ class DynamoRateWindows:
         )
         return int(response["Attributes"]["count"]["N"])
 
+
 class DynamoUsageReader:
     """An owner's counters read together, consistently, for the usage route."""
 

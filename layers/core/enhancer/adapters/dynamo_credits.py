@@ -116,8 +116,7 @@ class DynamoCredits:
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {":refunded": {"S": "refunded"}}}}]
 
-    def add_pack(self, user_id: str, pack_id: str, units_tenths: int, created_at: int,
-                        expires_at: int) -> bool:
+    def add_pack(self, user_id: str, pack_id: str, units_tenths: int, created_at: int, expires_at: int) -> bool:
         """Add a purchased pack once: a second call with the same pack id changes nothing (returns False)."""
         from botocore.exceptions import ClientError
 

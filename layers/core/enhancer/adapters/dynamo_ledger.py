@@ -32,7 +32,7 @@ from enhancer.domain.guest_limits import GuestBudgetReached, GuestsOfIpCapReache
 from enhancer.domain.plans import Entitlements
 from enhancer.domain.quota import ChargeSplit, QuotaExceeded, Reservation, split_charge
 from enhancer.domain.usage import DAILY_WINDOW_SECONDS, TENTHS_PER_CREDIT
-from enhancer.observability import logger
+from enhancer.observability import logger, metrics
 
 # What `reserve` refuses a charge with; anything else it raises is a fault, not a refusal.
 REFUSALS = (QuotaExceeded, GuestsOfIpCapReached, GuestBudgetReached)
@@ -91,7 +91,7 @@ class DynamoLedger:
         from botocore.exceptions import ClientError
 
         if cap.limit <= 0:
-            raise cap_refusal(cap, 0, now)
+            raise self._refused_by(cap, 0, now)
         try:
             self._client.update_item(
                 TableName=self._table, Key={"pk": {"S": cap_key(cap)}},
@@ -104,7 +104,17 @@ class DynamoLedger:
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
-            raise cap_refusal(cap, number(error.response.get("Item"), "count") or 0, now) from None
+            raise self._refused_by(cap, number(error.response.get("Item"), "count") or 0, now) from None
+
+    @staticmethod
+    def _refused_by(cap: SpendCap, used: int, now: float) -> AppError:
+        """A cap's refusal; the day's guest budget running out is counted here, where it happens, even when a
+        later limit is named to the client (see `_truest_refusal`)."""
+        refusal = cap_refusal(cap, used, now)
+        if isinstance(refusal, GuestBudgetReached):
+            logger.warning("guest_budget_exhausted", extra={"limit": cap.limit})
+            metrics.add_metric(name="guest_budget_exhausted", unit="Count", value=1)
+        return refusal
 
     def _truest_refusal(self, caps: list[SpendCap], daily_key: str | None, monthly_key: str | None,
                         user_id: str | None, cost: int, entitlements: Entitlements, now: float) -> AppError | None:
@@ -298,15 +308,11 @@ class DynamoLedger:
         """Undo one count of a reservation that failed before it was complete (no marker needed: nothing else
         knows of it). A failure is logged, never raised: the refusal or error that stopped the reservation is
         what the client must see, and the other counts must still be returned."""
-        from botocore.exceptions import ClientError
-
         try:
             self._client.update_item(**update)
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
+        except Exception as error:
+            if error_code(error) != "ConditionalCheckFailedException":  # nothing left to return is fine
                 logger.exception("count_back_failed", extra={"key": update["Key"]["pk"]["S"]})
-        except Exception:
-            logger.exception("count_back_failed", extra={"key": update["Key"]["pk"]["S"]})
 
     # ------------------------------------------------------------------ credits in
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from enhancer.domain.enhancement import EnhanceOptions, check_entitlements, cost_tenths, parse_options
 from enhancer.domain.errors import Forbidden, ProviderFailed, ValidationFailed
-from enhancer.domain.guest_limits import GuestBudgetReached, SpendCap, guest_caps
+from enhancer.domain.guest_limits import SpendCap, guest_caps
 from enhancer.domain.identity import Identity
 from enhancer.domain.image_checks import EXTENSIONS, MAX_IMAGE_BYTES, ImageHeader, sniff_type
 from enhancer.domain.image_keys import ImageCategory, new_image_key, parse_image_key
@@ -140,7 +140,8 @@ def run(prepared: PreparedEnhancement, original_key: str, store: ImageStore, dea
 
 def store_result(enhanced: EnhancedImage, identity: Identity, store: ImageStore) -> str:
     result_type = sniff_type(enhanced.data)
-    assert result_type is not None  # run() refused anything else
+    if result_type is None:  # run() refuses these already; a job that stores a prediction's output may not
+        raise ProviderFailed("The model returned something that is not an image")
     key = new_image_key(ImageCategory.RESULTS, identity.owner_type, identity.owner_key, EXTENSIONS[result_type])
     store.put(key, enhanced.data, result_type)
     return key
@@ -173,15 +174,10 @@ def reserve(request: GenerateRequest, identity: Identity, deps: GenerateDeps,
     caps: tuple[SpendCap, ...] = () if identity.user is not None else guest_caps(
         request.client_ip, time.time(), per_ip_per_hour=deps.guest_bounds.per_ip_per_hour,
         per_day=deps.guest_bounds.per_day)
-    try:
-        return deps.ledger.reserve(
-            charge_id=str(uuid.uuid4()), owner_type=identity.owner_type.value, owner_key=identity.owner_key,
-            user_id=identity.user.id if identity.user else None, cost_tenths=prepared.cost_tenths,
-            entitlements=prepared.entitlements, caps=caps)
-    except GuestBudgetReached:
-        logger.warning("guest_budget_exhausted", extra={"limit": deps.guest_bounds.per_day})
-        metrics.add_metric(name="guest_budget_exhausted", unit="Count", value=1)
-        raise
+    return deps.ledger.reserve(
+        charge_id=str(uuid.uuid4()), owner_type=identity.owner_type.value, owner_key=identity.owner_key,
+        user_id=identity.user.id if identity.user else None, cost_tenths=prepared.cost_tenths,
+        entitlements=prepared.entitlements, caps=caps)
 
 
 def _delete_quietly(store: ImageStore, key: str) -> None:

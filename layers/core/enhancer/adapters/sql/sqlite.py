@@ -1,6 +1,6 @@
 """The SQLite dialect: a file on EFS in AWS, a local file in development. The factory in this package's
 `__init__` dispatches here; product code outside `adapters/sql/` never imports this module
-(tests/unit/test_unit_sql_seam.py holds that), though some tests still call `connect(path)` directly."""
+(tests/unit/test_unit_sql_seam.py holds that)."""
 
 from __future__ import annotations
 

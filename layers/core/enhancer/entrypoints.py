@@ -24,7 +24,7 @@ import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from enhancer.domain.errors import AppError
+from enhancer.domain.errors import AppError, validation_issues
 from enhancer.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def _input_model(fn: Callable[..., Any]) -> Any:
 
 
 def _invalid_input(error: ValidationError) -> TaskError:
-    issues = [{"path": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")} for e in error.errors()]
+    issues = validation_issues(error.errors())
     summary = "; ".join(f"{'.'.join(i['path']) or 'input'}: {i['message']}" for i in issues)
     logger.warning("task_input_invalid", extra={"issues": issues})
     return task_error(VALIDATION_ERROR)(f"Invalid input: {summary}", details={"issues": issues})

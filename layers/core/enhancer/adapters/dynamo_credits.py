@@ -8,10 +8,10 @@ from typing import Any
 
 from enhancer.adapters.dynamo_keys import (
     CONSUME_RECORD_TTL_SECONDS,
-    MONTHLY_ITEM_TTL_SECONDS,
     consume_record_key,
     credits_key,
     error_code,
+    monthly_take,
     number,
     packs_from_item,
     packs_to_attribute,
@@ -73,14 +73,7 @@ class DynamoCredits:
                     "ConditionExpression": "attribute_not_exists(pk)"}},
             ]
             if split.plan_tenths:
-                writes.append({"Update": {
-                    "TableName": self._table, "Key": {"pk": {"S": monthly_key}},
-                    "UpdateExpression": "ADD #used :plan SET #expires = if_not_exists(#expires, :expires)",
-                    "ConditionExpression": "attribute_not_exists(#used) OR #used <= :most",
-                    "ExpressionAttributeNames": {"#used": "usedTenths", "#expires": "expiresAt"},
-                    "ExpressionAttributeValues": {
-                        ":plan": {"N": str(split.plan_tenths)}, ":most": {"N": str(limit - split.plan_tenths)},
-                        ":expires": {"N": str(int(now) + MONTHLY_ITEM_TTL_SECONDS)}}}})
+                writes.append({"Update": monthly_take(self._table, monthly_key, split.plan_tenths, limit, now)})
             try:
                 self._client.transact_write_items(TransactItems=writes)
                 return split, taken

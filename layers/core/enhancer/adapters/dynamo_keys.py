@@ -41,6 +41,17 @@ def given_back_key(charge_id: str) -> str:
     return f"ai:charge:given-back:{charge_id}"
 
 
+def monthly_take(table: str, key: str, tenths: int, limit_tenths: int, now: float) -> dict[str, Any]:
+    """Take `tenths` of a monthly allowance of `limit_tenths`, never past it: the arguments of an
+    `update_item`, or of an `Update` in a transaction."""
+    return {"TableName": table, "Key": {"pk": {"S": key}},
+            "UpdateExpression": "ADD #used :tenths SET #expires = if_not_exists(#expires, :expires)",
+            "ConditionExpression": "attribute_not_exists(#used) OR #used <= :most",
+            "ExpressionAttributeNames": {"#used": "usedTenths", "#expires": "expiresAt"},
+            "ExpressionAttributeValues": {":tenths": {"N": str(tenths)}, ":most": {"N": str(limit_tenths - tenths)},
+                                          ":expires": {"N": str(int(now) + MONTHLY_ITEM_TTL_SECONDS)}}}
+
+
 def number(item: dict[str, Any] | None, name: str) -> int | None:
     """An `N` attribute of an item as an int, or None when the item or the attribute is missing."""
     value = (item or {}).get(name)

@@ -16,12 +16,12 @@ from enhancer.adapters.dynamo_credits import ATTEMPTS, DynamoCredits
 from enhancer.adapters.dynamo_keys import (
     CAP_TTL_GRACE_SECONDS,
     CONSUME_RECORD_TTL_SECONDS,
-    MONTHLY_ITEM_TTL_SECONDS,
     cap_key,
     credits_key,
     daily_usage_key,
     error_code,
     given_back_key,
+    monthly_take,
     monthly_usage_key,
     number,
 )
@@ -212,14 +212,8 @@ class DynamoLedger:
 
         key = monthly_usage_key(owner_type, owner_key, month)
         try:
-            self._client.update_item(
-                TableName=self._table, Key={"pk": {"S": key}},
-                UpdateExpression="ADD #used :cost SET #expires = if_not_exists(#expires, :expires)",
-                ConditionExpression="attribute_not_exists(#used) OR #used <= :most",
-                ExpressionAttributeNames={"#used": "usedTenths", "#expires": "expiresAt"},
-                ExpressionAttributeValues={":cost": {"N": str(cost)}, ":most": {"N": str(limit - cost)},
-                                           ":expires": {"N": str(int(now) + MONTHLY_ITEM_TTL_SECONDS)}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            self._client.update_item(**monthly_take(self._table, key, cost, limit, now),
+                                     ReturnValuesOnConditionCheckFailure="ALL_OLD")
             return ChargeSplit(plan_tenths=cost, credits_tenths=0), []
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":

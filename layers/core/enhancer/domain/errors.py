@@ -4,6 +4,7 @@ may succeed. Nothing here knows HTTP: `enhancer.http.envelope` maps each type to
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -70,6 +71,12 @@ class ProviderTimedOut(ProviderFailed):
 
 class ServiceUnavailable(AppError):
     type = "service_unavailable"
+
+
+def validation_issues(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Pydantic's error list (`ValidationError.errors()`) as the `issues` of a validation error's details:
+    where each problem is and what it is, the same for an HTTP body and a workflow task's input."""
+    return [{"path": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")} for e in errors]
 
 
 class ConfigurationError(Exception):

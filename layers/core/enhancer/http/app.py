@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from enhancer.config import get_settings
-from enhancer.domain.errors import AppError, MethodNotAllowed, NotFound, ValidationFailed
+from enhancer.domain.errors import AppError, MethodNotAllowed, NotFound, ValidationFailed, validation_issues
 from enhancer.http.envelope import error_type_for, failure
 from enhancer.http.pipeline import RequestPipeline
 
@@ -37,8 +37,7 @@ async def _http_error(_: Request, error: Exception) -> Response:
 
 async def _validation_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    issues = [{"path": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")} for e in error.errors()]
-    return failure(ValidationFailed("Invalid parameters", details={"issues": issues}))
+    return failure(ValidationFailed("Invalid parameters", details={"issues": validation_issues(error.errors())}))
 
 
 def create_app(*routers: APIRouter, verify_origin: bool = True) -> FastAPI:

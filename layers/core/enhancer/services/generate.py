@@ -127,20 +127,18 @@ def store_original(prepared: PreparedEnhancement, identity: Identity, store: Ima
 
 
 def run(prepared: PreparedEnhancement, original_key: str, store: ImageStore, deadline: float) -> EnhancedImage:
-    """The model on the stored original; raises ProviderFailed for anything that is not an image."""
+    """The model on the stored original (what it returns is checked by `store_result`)."""
     source_url = (store.presigned_get_url(original_key, SOURCE_URL_SECONDS)
                   if prepared.provider.needs_source_url else None)
     source = SourceImage(data=prepared.image, content_type=prepared.header.content_type,
                          width=prepared.header.width, height=prepared.header.height, url=source_url)
-    enhanced = prepared.provider.run(prepared.model, prepared.options, source, deadline)
-    if sniff_type(enhanced.data) is None:
-        raise ProviderFailed("The model returned something that is not an image")
-    return enhanced
+    return prepared.provider.run(prepared.model, prepared.options, source, deadline)
 
 
 def store_result(enhanced: EnhancedImage, identity: Identity, store: ImageStore) -> str:
+    """The model's output under the owner's results; ProviderFailed for anything that is not an image."""
     result_type = sniff_type(enhanced.data)
-    if result_type is None:  # run() refuses these already; a job that stores a prediction's output may not
+    if result_type is None:
         raise ProviderFailed("The model returned something that is not an image")
     key = new_image_key(ImageCategory.RESULTS, identity.owner_type, identity.owner_key, EXTENSIONS[result_type])
     store.put(key, enhanced.data, result_type)

@@ -63,6 +63,8 @@ lint-types: setup ## mypy, strict, on the package every function ships (settings
 lint-template: setup
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/sam validate --lint --template-file template.yaml
+	@# URI: the Lambda ARNs are DefinitionSubstitutions (`${JobStartFunctionArn}`), filled in at deploy.
+	$(TOOLS)/bin/statelint --ignore=URI statemachine/*.asl.json
 
 build: setup ## sam build: the layer and every function, as deployed
 	$(TOOLS)/bin/sam build --template-file template.yaml --build-dir .aws-sam/build
@@ -89,7 +91,8 @@ lock: $(VENV)/.installed
 	$(UV) pip compile -q pyproject.toml --python-version 3.11 --no-header --no-annotate \
 	  --no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer \
 	  -o layers/core/requirements.txt
-	echo "aws-sam-cli==1.170.0" | $(UV) pip compile -q - --python-version 3.11 -o requirements/tools.lock
+	printf 'aws-sam-cli==1.170.0\nstatelint==3.1.0\n' | $(UV) pip compile -q - --python-version 3.11 \
+	  -o requirements/tools.lock
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .local .pytest_cache

@@ -74,14 +74,31 @@ def http_routes(template: dict[str, Any] | None = None) -> list[HttpRoute]:
     return routes
 
 
+PSEUDO_PARAMETERS = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::StackName": "enhancer-local"}
+
+
+def parameter_values(template: dict[str, Any] | None = None,
+                     parameters: dict[str, str] | None = None) -> dict[str, str]:
+    """What `Ref` and `Sub` resolve to locally: each parameter's Default (or the value given in `parameters`)
+    and the pseudo parameters."""
+    template = template or load_template()
+    values = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+    values.update(parameters or {})
+    values.update(PSEUDO_PARAMETERS)
+    return values
+
+
+def resolve(node: Any, values: dict[str, str]) -> Any:
+    """`node` with every `Ref` to a name in `values` and every string `Sub` of them resolved; other intrinsics
+    (and names not in `values`) are left as they are."""
+    return _resolve(node, values)
+
+
 def resource_properties(logical_id: str, template: dict[str, Any] | None = None,
                         parameters: dict[str, str] | None = None) -> dict[str, Any]:
     """A resource's Properties with `Ref` to parameters and `Sub` of parameters resolved."""
     template = template or load_template()
-    values = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
-    values.update(parameters or {})
-    values.update({"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::StackName": "enhancer-local"})
-    return _resolve(template["Resources"][logical_id].get("Properties", {}), values)
+    return _resolve(template["Resources"][logical_id].get("Properties", {}), parameter_values(template, parameters))
 
 
 def _resolve(node: Any, values: dict[str, str]) -> Any:

@@ -133,8 +133,10 @@ class FakeLedger:
         self.settled.append(reservation)
 
     def give_back(self, reservation: Reservation, now: float | None = None) -> None:
+        """Idempotent per charge, as DynamoLedger's marker makes it: `given_back` holds each charge once."""
         self.journal.add("ledger.give_back", reservation.charge_id)
-        self.given_back.append(reservation)
+        if reservation.charge_id not in {r.charge_id for r in self.given_back}:
+            self.given_back.append(reservation)
 
 
 class FakeProvider:
@@ -147,7 +149,8 @@ class FakeProvider:
         self.name, self.needs_source_url = name, needs_source_url
         self.sources: list[SourceImage] = []
 
-    def run(self, model, options, source: SourceImage, deadline: float) -> EnhancedImage:  # type: ignore[no-untyped-def]
+    def run(self, model, options, source: SourceImage, deadline: float, *,  # type: ignore[no-untyped-def]
+            keep_running: bool = False) -> EnhancedImage:
         self.journal.add("provider.run", model.slug)
         self.sources.append(source)
         if self.error is not None:
@@ -158,3 +161,52 @@ class FakeProvider:
 def header_checker(data: bytes, *, max_pixels: int) -> ImageHeader:
     """The ImageChecker port with the pure header-level checks only (no Pillow decode)."""
     return inspect_image(data, max_pixels=max_pixels)
+
+
+class FakeWorkflow:
+    """Executions as records: started (with their input), stopped; task tokens resumed or failed once."""
+
+    def __init__(self, journal: Journal | None = None, *, refuse_start: BaseException | None = None) -> None:
+        self.journal = journal or Journal()
+        self.refuse_start = refuse_start
+        self.started: dict[str, dict] = {}
+        self.stopped: list[str] = []
+        self.sent: dict[str, tuple[str, dict]] = {}
+        self.waiting: set[str] = set()
+
+    def start(self, job_id: str, run_input: dict) -> str:
+        self.journal.add("workflow.start", job_id)
+        if self.refuse_start is not None:
+            raise self.refuse_start
+        self.started[job_id] = run_input
+        return f"arn:aws:states:us-east-1:123456789012:execution:enhance-job:{job_id}"
+
+    def stop(self, execution_arn: str, *, cause: str) -> None:
+        self.journal.add("workflow.stop", execution_arn)
+        self.stopped.append(execution_arn)
+
+    def _send(self, token: str, outcome: str, payload: dict) -> bool:
+        if token not in self.waiting or token in self.sent:
+            return False
+        self.sent[token] = (outcome, payload)
+        return True
+
+    def resume(self, token: str, output: dict) -> bool:
+        return self._send(token, "success", output)
+
+    def fail(self, token: str, *, error: str, cause: str) -> bool:
+        return self._send(token, "failure", {"error": error, "cause": cause})
+
+
+class FakeTaskTokens:
+    def __init__(self) -> None:
+        self.tokens: dict[str, str] = {}
+
+    def put(self, job_id: str, token: str, expires_at: int) -> None:
+        self.tokens[job_id] = token
+
+    def get(self, job_id: str) -> str | None:
+        return self.tokens.get(job_id)
+
+    def remove(self, job_id: str) -> None:
+        self.tokens.pop(job_id, None)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,26 +19,34 @@ from local.aws import free_port
 from local.template import ROOT
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    workdir = tmp_path_factory.mktemp("stack")
+@contextmanager
+def running_stack(workdir: Path, **environment: str) -> Iterator[dict]:
+    """`python -m local` in a subprocess with `environment` added; yields its state file (url, awsEndpoint, …)."""
     port = free_port()
     state_file = workdir / "stack.json"
     env = {**os.environ, "PORT": str(port), "ENVIRONMENT": "development", "GATEWAY_QUIET": "1",
            "DATABASE_URL": f"sqlite:///{workdir / 'enhancer.db'}", "LOCAL_STATE_FILE": str(state_file)}
     for name in ("AWS_ENDPOINT_URL", "OWNER_KEY_SECRET", "OWNER_KEY_SECRET_PARAMETER", "ALLOWED_ORIGINS",
-                 "TABLE_NAME", "BUCKET_NAME"):
+                 "TABLE_NAME", "BUCKET_NAME", "STATE_MACHINE_ARN", "PUBLIC_API_URL", "LOCAL_REPLICATE"):
         env.pop(name, None)
+    env.update(environment)
     log = (workdir / "stack.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT)
     try:
         _wait_until_ready(f"http://127.0.0.1:{port}", process, workdir / "stack.log")
-        yield json.loads(state_file.read_text())
+        yield {**json.loads(state_file.read_text()), "log": str(workdir / "stack.log")}
     finally:
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The stack as `make dev` starts it without a Replicate token: the local engine."""
+    with running_stack(tmp_path_factory.mktemp("stack")) as state:
+        yield state
 
 
 def _wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:

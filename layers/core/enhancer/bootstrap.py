@@ -8,21 +8,76 @@ from __future__ import annotations
 
 import sys
 from functools import cache
+from typing import TYPE_CHECKING
 
 from enhancer.adapters.aws import aws_client, reset_clients
 from enhancer.adapters.dynamo_counters import DynamoRateWindows, DynamoUsageReader
 from enhancer.adapters.dynamo_ledger import DynamoLedger
+from enhancer.adapters.dynamo_tokens import DynamoTaskTokens
 from enhancer.adapters.s3_store import S3ImageStore
 from enhancer.adapters.secrets import read_secret
-from enhancer.adapters.sql import open_accounts
+from enhancer.adapters.sql import open_accounts, open_jobs
 from enhancer.adapters.sql.accounts import SqlAccounts
-from enhancer.config import DEVELOPMENT_OWNER_KEY_SECRET, get_enhancement_settings, get_settings
-from enhancer.services.ports import Provider
+from enhancer.config import DEVELOPMENT_OWNER_KEY_SECRET, get_enhancement_settings, get_job_settings, get_settings
+from enhancer.domain.errors import ServiceUnavailable
+from enhancer.observability import logger
+from enhancer.services.ports import Jobs, Provider, RemoteProvider, Workflow, as_remote
+
+if TYPE_CHECKING:
+    from enhancer.services.job_workflow import WorkflowDeps
+    from enhancer.services.jobs import JobDeps
 
 
 @cache
 def accounts() -> SqlAccounts:
     return open_accounts(get_settings().database_url)
+
+
+@cache
+def jobs() -> Jobs:
+    return open_jobs(get_settings().database_url)
+
+
+@cache
+def task_tokens() -> DynamoTaskTokens:
+    settings = get_settings()
+    return DynamoTaskTokens(aws_client("dynamodb", settings.aws_region), settings.table_name)
+
+
+@cache
+def workflow() -> Workflow:
+    """The job workflow; ServiceUnavailable (503) when no state machine is configured."""
+    from enhancer.adapters.sfn_workflow import StepFunctionsWorkflow
+
+    arn = get_job_settings().state_machine_arn
+    if not arn:
+        logger.error("jobs_not_configured", extra={"reason": "STATE_MACHINE_ARN is not set"})
+        raise ServiceUnavailable("Jobs are not configured on this deployment")
+    return StepFunctionsWorkflow(aws_client("stepfunctions", get_settings().aws_region), arn)
+
+
+def job_deps() -> JobDeps:
+    """What the job services need: the repository, the workflow (built on first use), ledger and store."""
+    from enhancer.services.jobs import JobDeps
+
+    settings = get_job_settings()
+    return JobDeps(jobs=jobs(), workflow=workflow, ledger=ledger(), store=image_store(),
+                   webhooks=settings.webhooks, timeout_seconds=settings.job_timeout_seconds)
+
+
+def workflow_deps() -> WorkflowDeps:
+    """What the workflow's tasks need."""
+    from enhancer.adapters.imaging import check_image
+    from enhancer.services.job_workflow import WorkflowDeps
+
+    return WorkflowDeps(jobs=jobs(), ledger=ledger(), store=image_store(), tokens=task_tokens(), provider=provider,
+                        check_image=check_image, max_pixels=get_enhancement_settings().image_max_pixels,
+                        public_api_url=get_job_settings().public_api_url)
+
+
+def remote_provider() -> RemoteProvider | None:
+    """The provider when its model runs elsewhere and can be polled and canceled (Replicate), else None."""
+    return as_remote(provider())
 
 
 @cache
@@ -69,8 +124,8 @@ def owner_secret() -> bytes:
 
 def reset() -> None:
     """Drop every cached adapter and the settings (tests change the environment between cases)."""
-    for factory in (accounts, rate_windows, usage_reader, ledger, provider, image_store, get_settings,
-                    get_enhancement_settings):
+    for factory in (accounts, jobs, task_tokens, workflow, rate_windows, usage_reader, ledger, provider,
+                    image_store, get_settings, get_enhancement_settings, get_job_settings):
         factory.cache_clear()
     reset_clients()
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")

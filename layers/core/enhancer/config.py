@@ -118,6 +118,9 @@ class EnhancementSettings(SettingsGroup):
     replicate_api_token_parameter: str | None = None
     replicate_base_url: str = "https://api.replicate.com"
     replicate_http_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # The secret Replicate signs its webhooks with (`whsec_…`, GET /v1/webhooks/default/secret).
+    replicate_webhook_secret: SecretStr | None = None
+    replicate_webhook_secret_parameter: str | None = None
     generate_deadline_seconds: float = Field(default=25.0, ge=1, le=28)
     local_engine_quality: Literal["fast", "best"] = "fast"
     local_engine_tile_size: int = Field(default=256, ge=0, le=1024)  # 0: the engine picks; else at least 32
@@ -177,6 +180,35 @@ def load_enhancement_settings() -> EnhancementSettings:
     return load_group(EnhancementSettings)
 
 
+class JobSettings(SettingsGroup):
+    """The jobs group: the workflow that runs jobs, where Replicate can call back, and how long a job may take.
+    Loaded by the job routes, the workflow tasks and the sweeper."""
+
+    model_config = SettingsConfigDict(defer_build=True)
+
+    state_machine_arn: str | None = None
+    # The API's public base URL (https://…), where Replicate's webhooks come back; the task that creates the
+    # prediction reads it. The routes only need to know that webhooks come back (in AWS they always do, and a
+    # route function cannot name its own API's URL: CloudFormation would see a cycle), so REPLICATE_WEBHOOKS
+    # says it; unset, webhooks are used where PUBLIC_API_URL is set. Without them the workflow polls.
+    public_api_url: str | None = None
+    replicate_webhooks: bool | None = None
+    job_timeout_seconds: int = Field(default=900, ge=60, le=86_400)
+
+    @property
+    def webhooks(self) -> bool:
+        return bool(self.public_api_url) if self.replicate_webhooks is None else self.replicate_webhooks
+
+    @field_validator("public_api_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.strip().lower().startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.strip().rstrip("/")
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The core group, once per process (every function, at cold start)."""
@@ -187,3 +219,9 @@ def get_settings() -> Settings:
 def get_enhancement_settings() -> EnhancementSettings:
     """The enhancement group, once per process, on first use."""
     return load_enhancement_settings()
+
+
+@lru_cache(maxsize=1)
+def get_job_settings() -> JobSettings:
+    """The jobs group, once per process, on first use."""
+    return load_group(JobSettings)

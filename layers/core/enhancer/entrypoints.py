@@ -11,9 +11,11 @@ FastAPI, Starlette or Mangum, and only when it is called, so a task or a schedul
 Errors leaving a task: Lambda reports the exception's class name as `errorType`, and ASL `Retry` / `Catch`
 match on it (`ErrorEquals`). So an application error (`enhancer.domain.errors.AppError`) leaves as a
 `TaskError` whose class is named after the error's `type` — the word the HTTP envelope uses: `ProviderFailed`
-and `ProviderTimedOut` both leave as `provider_error`, `ServiceUnavailable` as `service_unavailable`. Input
-that does not fit the task's model leaves as `validation_error`. Anything else (a bug) leaves unchanged and
-is matched by `States.TaskFailed` / `States.ALL`.
+leaves as `provider_error`, `ServiceUnavailable` as `service_unavailable`. An error that says a retry may
+succeed (`details.retryable`, e.g. Replicate answering 5xx or a timeout) leaves as `transient_<type>`, so the
+state machine retries it and not a model that refused the image. Input that does not fit the task's model
+leaves as `validation_error`. Anything else (a bug, a throttled AWS call) leaves unchanged and is matched by
+`States.ALL`, which the workflow retries a few times.
 """
 
 from __future__ import annotations
@@ -115,8 +117,9 @@ def task_handler(fn: Callable[[InputT, Any], Any]) -> Handler:
         try:
             result = fn(parsed, context)
         except AppError as error:
-            logger.warning("task_failed", extra={"error_type": error.type, "error": error.message})
-            raise task_error(error.type)(error.message, details=error.details) from error
+            name = f"transient_{error.type}" if (error.details or {}).get("retryable") else error.type
+            logger.warning("task_failed", extra={"error_type": name, "error": error.message})
+            raise task_error(name)(error.message, details=error.details) from error
         return result.model_dump(mode="json", by_alias=True) if isinstance(result, BaseModel) else result
 
     return _observed(handler)

@@ -37,6 +37,11 @@ def consume_record_key(user_id: str, charge_id: str) -> str:
     return f"ai:credits:consume:{user_id}:{charge_id}"
 
 
+def job_token_key(job_id: str) -> str:
+    """The task token a job's waiting execution is resumed with (the Replicate webhook reads it)."""
+    return f"ai:job-token:{job_id}"
+
+
 def given_back_key(charge_id: str) -> str:
     return f"ai:charge:given-back:{charge_id}"
 

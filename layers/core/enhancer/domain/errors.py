@@ -65,8 +65,19 @@ class ProviderFailed(AppError):
 class ProviderTimedOut(ProviderFailed):
     """The model did not finish within the request's deadline; retrying later may succeed."""
 
-    def __init__(self, message: str = "The enhancement took too long, please retry") -> None:
+    def __init__(self, message: str = "The enhancement took too long, please retry", *,
+                 prediction_id: str | None = None) -> None:
         super().__init__(message, details={"retryable": True}, retry_after=5)
+        self.prediction_id = prediction_id  # a remote run left going at the deadline, for a job to carry on
+
+
+class TooSlowForDeadline(PayloadTooLarge):
+    """The model could never finish this image before the request's deadline (decided before it starts): a
+    job, which has no such deadline, can take it."""
+
+
+class Conflict(AppError):
+    type = "conflict"
 
 
 class ServiceUnavailable(AppError):

@@ -14,7 +14,7 @@ from fastapi import Depends
 
 from enhancer import bootstrap
 from enhancer.config import Settings, get_settings
-from enhancer.services.ports import ImageStore, Ledger, Provider, RateWindows, UsageReader
+from enhancer.services.ports import ImageStore, Jobs, Ledger, Provider, RateWindows, UsageReader
 
 
 async def settings() -> Settings:
@@ -43,9 +43,14 @@ async def provider_factory() -> Callable[[], Provider]:
     return bootstrap.provider
 
 
+async def jobs() -> Jobs:
+    return bootstrap.jobs()
+
+
 SettingsDep = Annotated[Settings, Depends(settings)]
 RateWindowsDep = Annotated[RateWindows, Depends(rate_windows)]
 UsageReaderDep = Annotated[UsageReader, Depends(usage_reader)]
 LedgerDep = Annotated[Ledger, Depends(ledger)]
 ImageStoreDep = Annotated[ImageStore, Depends(image_store)]
 ProviderFactoryDep = Annotated[Callable[[], Provider], Depends(provider_factory)]
+JobsDep = Annotated[Jobs, Depends(jobs)]

@@ -11,6 +11,7 @@ from enhancer.domain.errors import AppError, MethodNotAllowed, RateLimited
 # Each error type has one status (docs/architecture.md §3); nothing outside the HTTP layer knows these.
 STATUS_BY_TYPE: dict[str, int] = {
     "validation_error": 400, "auth_error": 401, "forbidden": 403, "not_found": 404, "method_not_allowed": 405,
+    "conflict": 409,
     "payload_too_large": 413, "rate_limit": 429, "server_error": 500, "provider_error": 502,
     "service_unavailable": 503,
 }

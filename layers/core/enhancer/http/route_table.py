@@ -17,6 +17,10 @@ API_ROUTES: dict[str, tuple[str, ...]] = {
     "/api/ai-image/usage": ("GET",),
     "/api/ai-image/models": ("GET",),
     "/api/ai-image/uploads": ("POST",),
+    "/api/ai-image/jobs": ("GET", "POST"),
+    "/api/ai-image/jobs/{job_id}": ("GET", "DELETE"),
+    "/api/ai-image/jobs/{job_id}/cancel": ("POST",),
+    "/api/ai-image/webhooks/replicate": ("POST",),
     "/r2-ai/{key+}": ("GET", "HEAD"),
 }
 

@@ -11,13 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from enhancer.domain.enhancement import EnhanceOptions, check_entitlements, cost_tenths, parse_options
-from enhancer.domain.errors import Forbidden, ProviderFailed, ValidationFailed
+from enhancer.domain.errors import Forbidden, ProviderFailed, ProviderTimedOut, TooSlowForDeadline, ValidationFailed
 from enhancer.domain.guest_limits import SpendCap, guest_caps
 from enhancer.domain.identity import Identity
 from enhancer.domain.image_checks import EXTENSIONS, MAX_IMAGE_BYTES, ImageHeader, sniff_type
 from enhancer.domain.image_keys import ImageCategory, new_image_key, parse_image_key
+from enhancer.domain.jobs import Job
 from enhancer.domain.models import ModelSpec, find_model
-from enhancer.domain.plans import Entitlements, entitlements_for
+from enhancer.domain.plans import Entitlements, OwnerType, entitlements_for
 from enhancer.domain.quota import Reservation
 from enhancer.observability import logger, metrics
 from enhancer.services.ports import EnhancedImage, ImageChecker, ImageStore, Ledger, Provider, SourceImage
@@ -126,39 +127,60 @@ def store_original(prepared: PreparedEnhancement, identity: Identity, store: Ima
     return key
 
 
-def run(prepared: PreparedEnhancement, original_key: str, store: ImageStore, deadline: float) -> EnhancedImage:
+def run(prepared: PreparedEnhancement, original_key: str, store: ImageStore, deadline: float, *,
+        keep_running: bool = False) -> EnhancedImage:
     """The model on the stored original (what it returns is checked by `store_result`)."""
     source_url = (store.presigned_get_url(original_key, SOURCE_URL_SECONDS)
                   if prepared.provider.needs_source_url else None)
     source = SourceImage(data=prepared.image, content_type=prepared.header.content_type,
                          width=prepared.header.width, height=prepared.header.height, url=source_url)
-    return prepared.provider.run(prepared.model, prepared.options, source, deadline)
+    return prepared.provider.run(prepared.model, prepared.options, source, deadline, keep_running=keep_running)
 
 
-def store_result(enhanced: EnhancedImage, identity: Identity, store: ImageStore) -> str:
+def store_result(enhanced: EnhancedImage, owner_type: OwnerType, owner_key: str, store: ImageStore) -> str:
     """The model's output under the owner's results; ProviderFailed for anything that is not an image."""
     result_type = sniff_type(enhanced.data)
     if result_type is None:
         raise ProviderFailed("The model returned something that is not an image")
-    key = new_image_key(ImageCategory.RESULTS, identity.owner_type, identity.owner_key, EXTENSIONS[result_type])
+    key = new_image_key(ImageCategory.RESULTS, owner_type, owner_key, EXTENSIONS[result_type])
     store.put(key, enhanced.data, result_type)
     return key
 
 
-def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, deadline: float) -> GenerateResult:
+# Hands work that cannot finish by the deadline to a job: (prepared, reservation, original key, the prediction
+# left running or None) → the job, which carries on with the same charge and the same stored original.
+HandOver = Callable[[PreparedEnhancement, Reservation, str, str | None], Job]
+
+
+@dataclass(frozen=True, slots=True)
+class HandedOver:
+    job: Job
+
+
+def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, deadline: float, *,
+             hand_over: HandOver | None = None) -> GenerateResult | HandedOver:
     """prepare → reserve → store the original → run → store the result → settle. Any failure after the
-    reservation gives the charge back (exactly once) and removes what this request stored."""
+    reservation gives the charge back (exactly once) and removes what this request stored — except work the
+    deadline cuts short when `hand_over` is given: that becomes a job, charged once, the reservation kept."""
     prepared = prepare(request, identity, deps)
     reservation = reserve(request, identity, deps, prepared)
     stored_here: list[str] = []
     try:
         original_key = store_original(prepared, identity, deps.store)
         stored_here.append(original_key)
-        result_key = store_result(run(prepared, original_key, deps.store, deadline), identity, deps.store)
+        try:
+            enhanced = run(prepared, original_key, deps.store, deadline, keep_running=hand_over is not None)
+        except (ProviderTimedOut, TooSlowForDeadline) as cut_short:
+            if hand_over is None:
+                raise
+            logger.info("generate_handed_over", extra={"reason": type(cut_short).__name__})
+            prediction_id = cut_short.prediction_id if isinstance(cut_short, ProviderTimedOut) else None
+            return HandedOver(hand_over(prepared, reservation, original_key, prediction_id))
+        result_key = store_result(enhanced, identity.owner_type, identity.owner_key, deps.store)
     except BaseException:
         deps.ledger.give_back(reservation)
         for key in stored_here:
-            _delete_quietly(deps.store, key)
+            delete_quietly(deps.store, key)
         raise
     deps.ledger.settle(reservation)
     metrics.add_metric(name="usage_increment", unit="Count", value=1)
@@ -178,7 +200,7 @@ def reserve(request: GenerateRequest, identity: Identity, deps: GenerateDeps,
         entitlements=prepared.entitlements, caps=caps)
 
 
-def _delete_quietly(store: ImageStore, key: str) -> None:
+def delete_quietly(store: ImageStore, key: str) -> None:
     try:
         store.delete(key)
     except Exception:  # the original error matters more than a leftover object (lifecycle rules expire it)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from enhancer.domain.enhancement import EnhanceOptions
     from enhancer.domain.guest_limits import SpendCap
     from enhancer.domain.image_checks import ImageHeader
+    from enhancer.domain.jobs import Job, JobError, JobStatus, PageAfter
     from enhancer.domain.models import ModelSpec
     from enhancer.domain.plans import Entitlements
     from enhancer.domain.quota import Reservation
@@ -101,6 +102,45 @@ class EnhancedImage:
     content_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """A remote model run as the provider describes it: `status` is the provider's word (starting, processing,
+    succeeded, failed, canceled); `output` what it returned, untouched (the image URL(s) once succeeded)."""
+
+    id: str
+    status: str
+    output: Any = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("succeeded", "failed", "canceled", "aborted")
+
+
+class RemoteProvider(Protocol):
+    """A provider whose model runs elsewhere and can be left running (Replicate): what the job workflow uses.
+    Errors are AppErrors as for `Provider.run`."""
+
+    name: str
+
+    def start(self, model: ModelSpec, options: EnhanceOptions, image_url: str, *, webhook: str | None,
+              deadline: float | None) -> Prediction: ...
+
+    def poll(self, prediction_id: str, *, deadline: float | None) -> Prediction: ...
+
+    def cancel(self, prediction_id: str, *, deadline: float | None) -> None: ...
+
+    def output(self, model: ModelSpec, prediction: Prediction, *, deadline: float | None) -> EnhancedImage:
+        """The image of a succeeded prediction; ProviderFailed for a failed or canceled one, or no image."""
+        ...
+
+
+def as_remote(provider: object) -> RemoteProvider | None:
+    """The provider as a `RemoteProvider` when its model runs elsewhere (it has the four calls), else None."""
+    if all(callable(getattr(provider, name, None)) for name in ("start", "poll", "cancel", "output")):
+        return provider  # type: ignore[return-value]  # checked structurally above
+    return None
+
+
 class Provider(Protocol):
     """Runs a model. `deadline` is a `time.monotonic()` value the call must return by (raising
     ProviderTimedOut when it cannot); errors are AppErrors with no upstream text in their messages."""
@@ -108,7 +148,10 @@ class Provider(Protocol):
     name: str
     needs_source_url: bool  # the model fetches the original from `SourceImage.url` instead of the bytes
 
-    def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float) -> EnhancedImage:
+    def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float, *,
+            keep_running: bool = False) -> EnhancedImage:
+        """With `keep_running`, a remote model still running at the deadline is left running and the
+        ProviderTimedOut raised carries its `prediction_id`, so a job can carry on with it."""
         ...
 
 
@@ -126,3 +169,66 @@ class ImageChecker(Protocol):
     """Type, dimensions and integrity of an image, or ValidationFailed."""
 
     def __call__(self, data: bytes, *, max_pixels: int) -> ImageHeader: ...
+
+
+class Jobs(Protocol):
+    """The jobs repository (table `ai_jobs`). Every status change is one conditional update: it moves the job
+    only from the statuses `domain.jobs.MOVES_FROM` allows, so nothing leaves a terminal state and of two
+    racing moves exactly one wins."""
+
+    def insert(self, job: Job) -> None: ...
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def page(self, owner_type: str, owner_key: str, *, status: JobStatus | None, limit: int,
+             after: PageAfter | None) -> list[Job]:
+        """The owner's jobs, newest first (created_at, then id, both descending), after `after`."""
+        ...
+
+    def move(self, job_id: str, to: JobStatus, *, at: str, output_key: str | None = None,
+             error: JobError | None = None) -> bool:
+        """Move the job to `to` if its status allows it (stamping started/completed/canceled_at with `at`);
+        False when it did not move (unknown job, or a status `to` cannot be reached from)."""
+        ...
+
+    def record(self, job_id: str, *, prediction_id: str | None = None, execution_arn: str | None = None,
+               at: str) -> None:
+        """Note the provider's prediction id or the workflow's execution ARN (whatever the status)."""
+        ...
+
+    def delete(self, job_id: str) -> bool:
+        """Remove a job in a terminal state; False when it is unknown or still queued or processing."""
+        ...
+
+    def overdue(self, now_iso: str, limit: int) -> list[Job]:
+        """Queued or processing jobs whose deadline passed before `now_iso`, oldest deadline first."""
+        ...
+
+
+class Workflow(Protocol):
+    """The job workflow (Step Functions): start one execution per job, stop it, resume a waiting one."""
+
+    def start(self, job_id: str, run_input: dict[str, Any]) -> str:
+        """Start the execution named after the job; its ARN. Starting it again with the same input while it
+        runs returns the same ARN (Step Functions' own idempotency)."""
+        ...
+
+    def stop(self, execution_arn: str, *, cause: str) -> None: ...
+
+    def resume(self, token: str, output: dict[str, Any]) -> bool:
+        """SendTaskSuccess; False when the token is no longer waited on (already resumed, timed out, stopped)."""
+        ...
+
+    def fail(self, token: str, *, error: str, cause: str) -> bool:
+        """SendTaskFailure; False as for `resume`."""
+        ...
+
+
+class TaskTokens(Protocol):
+    """The task token a waiting execution can be resumed with, per job (DynamoDB `ai:job-token:<jobId>`)."""
+
+    def put(self, job_id: str, token: str, expires_at: int) -> None: ...
+
+    def get(self, job_id: str) -> str | None: ...
+
+    def remove(self, job_id: str) -> None: ...

@@ -12,5 +12,6 @@ class EchoProvider:
     name = "echo"
     needs_source_url = False
 
-    def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float) -> EnhancedImage:
+    def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float, *,
+            keep_running: bool = False) -> EnhancedImage:
         return EnhancedImage(data=source.data, content_type=source.content_type)

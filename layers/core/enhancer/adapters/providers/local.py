@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from PIL import Image, ImageOps
 
 from enhancer.domain.enhancement import EnhanceOptions
-from enhancer.domain.errors import PayloadTooLarge, ProviderTimedOut, ServiceUnavailable, ValidationFailed
+from enhancer.domain.errors import ProviderTimedOut, ServiceUnavailable, TooSlowForDeadline, ValidationFailed
 from enhancer.domain.image_checks import corrupt_image
 from enhancer.domain.models import ModelSpec
 from enhancer.observability import logger, metrics
@@ -134,7 +134,8 @@ class LocalEngineProvider:
     def __repr__(self) -> str:
         return f"LocalEngineProvider(quality={self.quality!r}, tile_size={self.tile_size})"
 
-    def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float) -> EnhancedImage:
+    def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float, *,
+            keep_running: bool = False) -> EnhancedImage:
         if model.slug != SUPPORTED_MODEL:
             raise ServiceUnavailable(f"Model {model.slug} needs the Replicate provider (set REPLICATE_API_TOKEN)")
         scale = options.scale or 2
@@ -149,8 +150,8 @@ class LocalEngineProvider:
             # Even a loaded engine would not finish: this image never will here, so no retry is offered.
             logger.warning("local_engine_too_large", extra={"pixels": pixels, "model_number": model_number,
                                                             "left_s": round(left, 2)})
-            raise PayloadTooLarge(f"The image is too large for the local engine to enhance in time "
-                                  f"({source.width}×{source.height}); send a smaller one")
+            raise TooSlowForDeadline(f"The image is too large for the local engine to enhance in time "
+                                     f"({source.width}×{source.height}); send a smaller one or run it as a job")
         if estimated_seconds(pixels, model_number, loaded=loaded) > left:
             raise ProviderTimedOut("The local engine is still loading, please retry")
 

@@ -3,11 +3,12 @@
 This module is the only way in. Everything outside `adapters/sql/` (bootstrap, the migrate function,
 `enhancer-db`, the local stack, tests, bench) holds a `DatabaseUrl` — parsed once by the settings — and calls
 the functions below; which dialect stands behind the URL is decided in `_dialect` alone. The dialect modules
-(`sqlite.py` today) share one shape: `connect`, `exists`, `prepare`, `accounts` and `migrate_and_check`, each
+(`sqlite.py` today) share one shape: `connect`, `exists`, `prepare`, `accounts`, `jobs` and `migrate_and_check`, each
 taking where the database is.
 
     url.py               DatabaseUrl: the dialect and, for SQLite, the file
     accounts.py          the accounts aggregate (users, sessions) behind the `Accounts` port
+    jobs.py              the jobs repository behind the `Jobs` port: conditional status moves
     schema.py            the migration files of a dialect, and the post-conditions every dialect proves
     sqlite.py            the SQLite dialect: connections, and what `_dialect` dispatches to
     sqlite_migrator.py   apply and check `migrations/sqlite/`
@@ -25,9 +26,10 @@ from enhancer.adapters.sql.url import DatabaseUrl
 
 if TYPE_CHECKING:
     from enhancer.adapters.sql.accounts import SqlAccounts
+    from enhancer.adapters.sql.jobs import SqlJobs
     from enhancer.adapters.sql.schema import MigrationReport
 
-__all__ = ["DatabaseUrl", "connect", "exists", "migrate_and_check", "open_accounts", "prepare"]
+__all__ = ["DatabaseUrl", "connect", "exists", "migrate_and_check", "open_accounts", "open_jobs", "prepare"]
 
 
 class _Dialect(Protocol):
@@ -36,6 +38,8 @@ class _Dialect(Protocol):
     def connect(self, where: str) -> Any: ...
 
     def accounts(self, where: str) -> SqlAccounts: ...
+
+    def jobs(self, where: str) -> SqlJobs: ...
 
     def exists(self, where: str) -> bool: ...
 
@@ -64,6 +68,12 @@ def open_accounts(url: DatabaseUrl | str) -> SqlAccounts:
     """Users and sessions in the database at `url`; connects on first use, one connection per thread."""
     dialect, where = _dialect(url)
     return dialect.accounts(where)
+
+
+def open_jobs(url: DatabaseUrl | str) -> SqlJobs:
+    """The jobs in the database at `url`; connects on first use, one connection per thread."""
+    dialect, where = _dialect(url)
+    return dialect.jobs(where)
 
 
 def exists(url: DatabaseUrl | str) -> bool:

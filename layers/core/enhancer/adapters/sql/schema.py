@@ -46,6 +46,7 @@ REQUIRED_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "idx_ai_jobs_provider_job_id": ("ai_jobs", ("provider_job_id",)),
     "idx_ai_jobs_status": ("ai_jobs", ("status",)),
     "idx_ai_jobs_created_at": ("ai_jobs", ("created_at",)),
+    "idx_ai_jobs_status_deadline": ("ai_jobs", ("status", "deadline_at")),
     "idx_subscriptions_user": ("subscriptions", ("user_id",)),
     "idx_subscriptions_customer": ("subscriptions", ("customer_id",)),
     "idx_subscriptions_status": ("subscriptions", ("status",)),

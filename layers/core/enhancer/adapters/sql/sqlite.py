@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from enhancer.adapters.sql.accounts import SqlAccounts
+from enhancer.adapters.sql.jobs import SqlJobs
 
 if TYPE_CHECKING:
     from enhancer.adapters.sql.schema import MigrationReport
@@ -27,6 +28,10 @@ def connect(path: str) -> sqlite3.Connection:
 
 def accounts(path: str) -> SqlAccounts:
     return SqlAccounts(lambda: connect(path), begin_write=BEGIN_WRITE)
+
+
+def jobs(path: str) -> SqlJobs:
+    return SqlJobs(lambda: connect(path))
 
 
 def exists(path: str) -> bool:

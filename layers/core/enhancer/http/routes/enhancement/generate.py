@@ -1,48 +1,41 @@
-"""POST /api/ai-image/generate — enhance one image now and answer with both URLs and the charge."""
+"""POST /api/ai-image/generate — enhance one image now and answer with both URLs and the charge; work that
+cannot finish by the deadline carries on as a job (202 with the job, charged once)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from enhancer.config import get_enhancement_settings
+from enhancer.config import get_enhancement_settings, get_job_settings
 from enhancer.domain import rate_limits
 from enhancer.domain.clock import iso_utc
-from enhancer.domain.image_checks import ImageHeader
+from enhancer.domain.identity import Identity
+from enhancer.domain.jobs import Job
 from enhancer.domain.plans import free_limits
+from enhancer.domain.quota import Reservation
 from enhancer.http.deadline import request_deadline
 from enhancer.http.dependencies import ImageStoreDep, LedgerDep, ProviderFactoryDep, SettingsDep
+from enhancer.http.enhancement_request import enhancement_request, generate_deps
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
-from enhancer.http.rate_limit import client_ip, rate_limit
-from enhancer.http.requests import form_or_json
+from enhancer.http.rate_limit import rate_limit
 from enhancer.http.urls import image_url
-from enhancer.services.generate import GenerateDeps, GenerateRequest, GuestBounds, generate
+from enhancer.services.generate import HandedOver, HandOver, PreparedEnhancement, generate
 
 router = APIRouter()
-
-
-def _check_image(data: bytes, *, max_pixels: int) -> ImageHeader:
-    from enhancer.adapters.imaging import check_image  # Pillow loads on the first image, not at cold start
-
-    return check_image(data, max_pixels=max_pixels)
 
 
 @router.post("/api/ai-image/generate", dependencies=[rate_limit(rate_limits.AI_GENERATE)])
 async def post_generate(request: Request, identity: CurrentIdentity, ledger: LedgerDep, store: ImageStoreDep,
                         provider: ProviderFactoryDep, settings: SettingsDep) -> Response:
-    enhancement = get_enhancement_settings()
-    fields, image = await form_or_json(request)
-    upload_key = fields.get("uploadKey")
-    generate_request = GenerateRequest(model=fields.get("model"), fields=fields, image=image,
-                                       upload_key=str(upload_key) if upload_key not in (None, "") else None,
-                                       client_ip=client_ip(request))
-    generate_deps = GenerateDeps(ledger=ledger, store=store, check_image=_check_image,
-                                 provider=provider, max_pixels=enhancement.image_max_pixels,
-                                 guest_bounds=GuestBounds(per_ip_per_hour=settings.guest_images_per_ip_per_hour,
-                                                          per_day=settings.guest_images_per_day))
-    result = generate(generate_request, identity, generate_deps,
-                      deadline=request_deadline(request, enhancement.generate_deadline_seconds))
+    result = generate(await enhancement_request(request), identity, generate_deps(settings, ledger, store, provider),
+                      deadline=request_deadline(request, get_enhancement_settings().generate_deadline_seconds),
+                      hand_over=_hand_over(identity))
+    if isinstance(result, HandedOver):
+        from enhancer.http.job_view import job_view
+
+        return success(job_view(request, result.job), status=202,
+                       headers={"Location": f"/api/ai-image/jobs/{result.job.id}"})
     reservation = result.reservation
     cap = result.entitlements.daily_burst_cap
     return success({
@@ -55,3 +48,19 @@ async def post_generate(request: Request, identity: CurrentIdentity, ledger: Led
         "entitlements": result.entitlements.as_response(),
         "charge": reservation.split.as_response(),
     })
+
+
+def _hand_over(identity: Identity) -> HandOver | None:
+    """A job for work the deadline cuts short, where this deployment runs jobs (STATE_MACHINE_ARN)."""
+    if not get_job_settings().state_machine_arn:
+        return None
+
+    def hand_over(prepared: PreparedEnhancement, reservation: Reservation, original_key: str,
+                  prediction_id: str | None) -> Job:
+        from enhancer import bootstrap
+        from enhancer.services.jobs import enqueue
+
+        return enqueue(prepared, identity, reservation, original_key, bootstrap.job_deps(),
+                       prediction_id=prediction_id)
+
+    return hand_over

@@ -1,0 +1,4 @@
+from enhancer.entrypoints import http_handler
+from enhancer.http.routes.jobs import cancel
+
+handler = http_handler(cancel.router)

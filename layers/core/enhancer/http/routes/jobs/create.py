@@ -1,0 +1,110 @@
+"""POST /api/ai-image/jobs — the enhancement generate would run, as a job: 202 with the job, queued.
+
+An `Idempotency-Key` header makes a retried create answer the same job instead of charging again
+(Powertools idempotency, in the table); the same key with a different request → 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from enhancer.domain import rate_limits
+from enhancer.domain.errors import Conflict, NotFound, ValidationFailed
+from enhancer.domain.identity import Identity
+from enhancer.http.dependencies import ImageStoreDep, JobsDep, LedgerDep, ProviderFactoryDep, SettingsDep
+from enhancer.http.enhancement_request import enhancement_request, generate_deps
+from enhancer.http.envelope import success
+from enhancer.http.identity import CurrentIdentity
+from enhancer.http.rate_limit import rate_limit
+from enhancer.http.job_view import JobDepsDep, job_view
+from enhancer.services.generate import GenerateDeps, GenerateRequest
+from enhancer.services.jobs import JobDeps, create_job
+
+router = APIRouter()
+
+IDEMPOTENCY_SECONDS = 24 * 3600
+MAX_KEY_CHARS = 255
+
+
+@router.post("/api/ai-image/jobs", dependencies=[rate_limit(rate_limits.AI_JOBS)])
+async def post_job(request: Request, identity: CurrentIdentity, ledger: LedgerDep, store: ImageStoreDep,
+                   provider: ProviderFactoryDep, settings: SettingsDep, deps: JobDepsDep,
+                   jobs: JobsDep) -> Response:
+    enhancement = await enhancement_request(request)
+    generate = generate_deps(settings, ledger, store, provider)
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        job = create_job(enhancement, identity, generate, deps)
+    else:
+        job_id = _create_once(request, key, enhancement, identity, generate, deps)
+        found = jobs.get(job_id)
+        if found is None:  # created under this key, and deleted since
+            raise NotFound("The job this Idempotency-Key created has been deleted")
+        job = found
+    return success(job_view(request, job), status=202)
+
+
+def _create_once(request: Request, key: str, enhancement: GenerateRequest, identity: Identity,
+                 generate: GenerateDeps, deps: JobDeps) -> str:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    if not key.strip() or len(key) > MAX_KEY_CHARS or not key.isprintable():
+        raise ValidationFailed(f"'Idempotency-Key' must be 1 to {MAX_KEY_CHARS} printable characters",
+                               details={"field": "Idempotency-Key"})
+    create, config = _idempotent_create()
+    context = request.scope.get("aws.context")
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        config.register_lambda_context(context)
+    try:
+        result: dict[str, Any] = create(attempt={
+            # Per owner: two callers choosing the same key never meet.
+            "key": f"{identity.owner_type.value}:{identity.owner_key}:{key}",
+            "fingerprint": _fingerprint(enhancement),
+            "run": lambda: create_job(enhancement, identity, generate, deps).id})
+    except IdempotencyValidationError:
+        raise Conflict("This Idempotency-Key was used with a different request") from None
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict("A request with this Idempotency-Key is still in progress", retry_after=1) from None
+    return str(result["jobId"])
+
+
+def _fingerprint(enhancement: GenerateRequest) -> str:
+    """What makes two requests the same request: the fields, the image's bytes or the upload key."""
+    digest = hashlib.sha256(json.dumps(
+        {name: str(value) for name, value in sorted(enhancement.fields.items()) if name != "image"},
+        sort_keys=True).encode())
+    digest.update(b"\0" + (enhancement.image or b"") + b"\0" + (enhancement.upload_key or "").encode())
+    return digest.hexdigest()
+
+
+def _idempotent_create() -> tuple[Any, Any]:
+    """The create wrapped in Powertools idempotency on the table (`pk`, TTL `expiresAt`); cheap to build, so
+    built per request with the current settings and the shared client."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    from enhancer.adapters.aws import aws_client
+    from enhancer.config import get_settings
+
+    settings = get_settings()
+    store = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="pk", expiry_attr="expiresAt",
+                                     boto3_client=aws_client("dynamodb", settings.aws_region))
+    config = IdempotencyConfig(event_key_jmespath="key", payload_validation_jmespath="fingerprint",
+                               expires_after_seconds=IDEMPOTENCY_SECONDS)
+
+    @idempotent_function(data_keyword_argument="attempt", persistence_store=store, config=config)  # type: ignore[untyped-decorator]
+    def create(attempt: dict[str, Any]) -> dict[str, Any]:
+        return {"jobId": attempt["run"]()}
+
+    return create, config

@@ -9,6 +9,10 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from local.fake_replicate import FakeReplicate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +44,24 @@ def _use_local_owner_key_secret(folder: Path) -> None:
     os.environ["OWNER_KEY_SECRET_PARAMETER"] = LOCAL_SECRET_PARAMETER
 
 
+def _use_fake_replicate(public_url: str) -> FakeReplicate:
+    """LOCAL_REPLICATE=fake: Replicate is local/fake_replicate.py, its webhooks coming back through the gateway
+    unless LOCAL_REPLICATE_WEBHOOKS=0 (then the workflow polls). Before the settings load: it sets them."""
+    from local.fake_replicate import use_fake_replicate
+
+    return use_fake_replicate(public_url if os.environ.get("LOCAL_REPLICATE_WEBHOOKS", "1") != "0" else None)
+
+
+def _start_workflow() -> str:
+    """The job workflow in moto (local/workflow.py); it sets STATE_MACHINE_ARN, before any handler loads."""
+    from local.workflow import WorkflowNotInTemplate, start_workflow
+
+    try:
+        return start_workflow()
+    except WorkflowNotInTemplate as exc:
+        raise SystemExit(f"local stack: {exc}") from None
+
+
 def main() -> int:
     _load_dotenv()
     from local.aws import provision, start_moto, use_fake_credentials
@@ -61,6 +83,9 @@ def main() -> int:
     state_file.parent.mkdir(parents=True, exist_ok=True)
     if not (os.environ.get("OWNER_KEY_SECRET") or os.environ.get("OWNER_KEY_SECRET_PARAMETER")):
         _use_local_owner_key_secret(state_file.parent)
+    fake_replicate = None
+    if os.environ.get("LOCAL_REPLICATE") == "fake":
+        fake_replicate = _use_fake_replicate(f"http://{host}:{port}")
 
     from enhancer.adapters import sql
     from enhancer.config import load_enhancement_settings, load_settings
@@ -68,6 +93,7 @@ def main() -> int:
     settings = load_settings()  # a bad variable stops the stack here, with its name
     enhancement = load_enhancement_settings()  # every group the stack's functions load, checked at start
     provision(settings.table_name, settings.bucket_name)
+    state_machine_arn = _start_workflow()
     sql.prepare(settings.database_url)
     sql.migrate_and_check(settings.database_url, apply=True)
 
@@ -88,7 +114,8 @@ def main() -> int:
     url = f"http://{host}:{server.server_address[1]}"
     # Where tools and tests find this stack's endpoints (the AWS one changes on every start).
     state_file.write_text(json.dumps({"url": url, "awsEndpoint": aws.endpoint, "table": settings.table_name,
-                                      "bucket": settings.bucket_name, "databaseUrl": settings.database_url}))
+                                      "bucket": settings.bucket_name, "databaseUrl": settings.database_url,
+                                      **({"fakeReplicate": fake_replicate.url} if fake_replicate else {})}))
     print(f"""
   AI image enhancer — local stack ({settings.environment})
   URL         {url}
@@ -97,6 +124,7 @@ def main() -> int:
   Database    {settings.database_url}
   Secret      owner keys from SSM {settings.owner_key_secret_parameter or "(OWNER_KEY_SECRET)"}
   Provider    {describe_provider(enhancement)}
+  Workflow    {state_machine_arn}
   Sign in     curl -i -X POST {url}/api/dev/login -H 'Origin: {url}' \\
                 -H 'X-CSRF-Token: dev' -b 'csrf_token=dev' -H 'Content-Type: application/json' \\
                 -d '{{"email": "you@example.com", "plan": "pro"}}'
@@ -111,6 +139,8 @@ def main() -> int:
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     server.shutdown()
+    if fake_replicate:
+        fake_replicate.stop()
     aws.stop()
     return 0
 

@@ -129,7 +129,9 @@ class FakeReplicate:
         return f"http://{self._host}:{self._server.server_port}"
 
     def start(self) -> FakeReplicate:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="fake-replicate")
+        # A short poll: stop() (every test's teardown) waits for it.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True, name="fake-replicate")
         self._thread.start()
         return self
 

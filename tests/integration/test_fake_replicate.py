@@ -72,7 +72,7 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -175,7 +175,7 @@ def test_the_completed_webhook_is_signed_as_replicate_signs_it(fake, api, receiv
 
 
 def test_the_signature_verifies_with_the_replicate_sdk_too(fake, api, receiver):
-    from replicate.webhook import WebhookSigningSecret, Webhooks
+    from replicate.webhook import Webhooks, WebhookSigningSecret
 
     created = create(api, receiver, webhook=f"{receiver.url}/hook", webhook_events_filter=["completed"])
     fake.wait_until_settled(created["id"])

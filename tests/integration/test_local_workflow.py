@@ -231,7 +231,7 @@ def test_a_substitution_with_no_local_value_is_refused(template):
     substitutions = template["Resources"]["Workflow"]["Properties"]["DefinitionSubstitutions"]
     substitutions["Comment"] = {"Fn::GetAtt": ["WorkflowLogs", "Arn"]}
 
-    with pytest.raises(ValueError, match="WorkflowLogs.Arn"):
+    with pytest.raises(ValueError, match=r"WorkflowLogs\.Arn"):
         workflow.state_machine_definition("Workflow", template)
 
 

@@ -23,7 +23,7 @@ from enhancer.domain.errors import AppError, ProviderFailed, ProviderTimedOut, S
 from enhancer.domain.models import find_model
 from enhancer.http.envelope import http_status
 from enhancer.observability import metrics
-from enhancer.services.ports import SourceImage
+from enhancer.services.ports import Prediction, RemoteProvider, SourceImage
 
 TOKEN = "r8_test-token-0123456789"
 BASE = "https://api.replicate.test"
@@ -327,6 +327,23 @@ def test_the_deadline_while_polling_cancels_the_prediction_and_times_out():
     assert metric_values("replicate_error") == [1.0]
 
 
+def test_the_deadline_with_keep_running_leaves_the_prediction_running_for_a_job():
+    fake = (FakeReplicate().on("POST", "/v1/predictions", prediction("starting"))
+            .on("GET", "/v1/predictions/p1", prediction("processing")))
+    p = provider(fake, poll_interval=0.05)
+
+    with pytest.raises(ProviderTimedOut) as caught:
+        p.run(esrgan(), EnhanceOptions(), SOURCE, time.monotonic() + 1.4, keep_running=True)
+
+    assert caught.value.prediction_id == "p1"
+    assert ("POST", "/v1/predictions/p1/cancel") not in fake.calls()
+
+
+def test_the_provider_is_also_the_remote_provider_jobs_use():
+    remote: RemoteProvider = provider(FakeReplicate())
+    assert remote.name == "replicate"
+
+
 def test_a_passed_deadline_sends_nothing():
     fake = FakeReplicate()
     with pytest.raises(ProviderTimedOut):
@@ -417,16 +434,16 @@ def test_start_with_a_webhook_poll_and_cancel():
             .on("POST", "/v1/predictions/p1/cancel", prediction("canceled")))
     p = provider(fake)
 
-    prediction_id = p.start(find_model("gfpgan"), EnhanceOptions(), SOURCE_URL,
-                            webhook="https://api.example/hooks/replicate?job=j1")
+    started = p.start(find_model("gfpgan"), EnhanceOptions(), SOURCE_URL,
+                      webhook="https://api.example/hooks/replicate?job=j1")
 
-    assert prediction_id == "p1"
+    assert (started.id, started.status, started.done) == ("p1", "starting", False)
     assert fake.body(0) == {"version": find_model("gfpgan").replicate.version,
                             "input": {"img": SOURCE_URL, "version": "v1.4", "scale": 2},
                             "webhook": "https://api.example/hooks/replicate?job=j1",
                             "webhook_events_filter": ["completed"]}
     assert "Prefer" not in fake.requests[0].headers  # no deadline: answer at once, the webhook reports the end
-    assert p.poll("p1")["status"] == "processing"
+    assert p.poll("p1").status == "processing"
     p.cancel("p1")
     assert fake.calls()[1:] == [("GET", "/v1/predictions/p1"), ("POST", "/v1/predictions/p1/cancel")]
 
@@ -435,9 +452,9 @@ def test_output_of_a_finished_prediction():
     fake = FakeReplicate().on("GET", OUT, httpx.Response(200, content=PNG))
     p = provider(fake)
 
-    assert p.output(esrgan(), {"id": "p1", "status": "succeeded", "output": OUT}).data == PNG
+    assert p.output(esrgan(), Prediction("p1", "succeeded", OUT)).data == PNG
     with pytest.raises(ProviderFailed):
-        p.output(esrgan(), {"id": "p1", "status": "failed", "error": SECRET_DETAIL})
+        p.output(esrgan(), Prediction("p1", "failed"))
 
 
 def test_poll_refuses_an_id_that_would_change_the_path():

@@ -26,7 +26,7 @@ from enhancer.domain.errors import AppError, ProviderFailed, ProviderTimedOut, S
 from enhancer.domain.image_checks import sniff_type
 from enhancer.domain.models import ModelSpec
 from enhancer.observability import logger, metrics
-from enhancer.services.ports import EnhancedImage, SourceImage
+from enhancer.services.ports import EnhancedImage, Prediction, SourceImage
 
 if TYPE_CHECKING:
     import httpx
@@ -58,6 +58,11 @@ def _counted() -> Iterator[None]:
         raise
 
 
+def _prediction(payload: dict[str, Any]) -> Prediction:
+    return Prediction(id=checked_id(payload.get("id")), status=str(payload.get("status") or ""),
+                      output=payload.get("output"))
+
+
 class ReplicateProvider:
     name = "replicate"
     needs_source_url = True  # the model fetches the original itself, from a short-lived presigned URL
@@ -75,37 +80,38 @@ class ReplicateProvider:
 
     # Public calls (the jobs workflow uses start/poll/cancel/output; generate uses run).
 
-    def start(self, model: ModelSpec, options: EnhanceOptions, image_url: str, *, deadline: float | None = None,
-              webhook: str | None = None) -> str:
-        """Creates a prediction and returns its id. With a deadline, Replicate holds the call (`Prefer: wait`)
-        so a short run is already finished when it answers."""
+    def start(self, model: ModelSpec, options: EnhanceOptions, image_url: str, *, webhook: str | None = None,
+              deadline: float | None = None) -> Prediction:
+        """Creates a prediction. With a deadline, Replicate holds the call (`Prefer: wait`) so a short run is
+        already finished when it answers; with a webhook, Replicate reports its end there."""
         with _counted():
-            return str(self._create(model, options, image_url, deadline=deadline, webhook=webhook)["id"])
+            return _prediction(self._create(model, options, image_url, deadline=deadline, webhook=webhook))
 
-    def poll(self, prediction_id: str, *, deadline: float | None = None) -> dict[str, Any]:
-        """The prediction as Replicate describes it (`status`, `output`, …)."""
+    def poll(self, prediction_id: str, *, deadline: float | None = None) -> Prediction:
         with _counted():
-            return self._http.call("GET", f"/v1/predictions/{checked_id(prediction_id)}", model="-",
-                                   deadline=deadline)
+            return _prediction(self._http.call("GET", f"/v1/predictions/{checked_id(prediction_id)}", model="-",
+                                               deadline=deadline))
 
     def cancel(self, prediction_id: str, *, deadline: float | None = None) -> None:
         with _counted():
             self._http.call("POST", f"/v1/predictions/{checked_id(prediction_id)}/cancel", model="-",
                             deadline=deadline)
 
-    def output(self, model: ModelSpec, prediction: dict[str, Any], *, deadline: float | None = None) -> EnhancedImage:
+    def output(self, model: ModelSpec, prediction: Prediction, *, deadline: float | None = None) -> EnhancedImage:
         """The image of a finished prediction (failed or canceled ones raise)."""
         with _counted():
-            return self._output(model, prediction, deadline)
+            return self._output(model, {"id": prediction.id, "status": prediction.status,
+                                        "output": prediction.output}, deadline)
 
-    def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float) -> EnhancedImage:
+    def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float, *,
+            keep_running: bool = False) -> EnhancedImage:
         with _counted():
             if not source.url:
                 logger.error("replicate_source_url_missing", extra={"model": model.slug})
                 raise ServiceUnavailable(NO_SOURCE_URL)
             started = time.monotonic()
             prediction = self._create(model, options, source.url, deadline=deadline)
-            prediction = self._until_done(model, prediction, deadline)
+            prediction = self._until_done(model, prediction, deadline, keep_running=keep_running)
             image = self._output(model, prediction, deadline)
             elapsed_ms = (time.monotonic() - started) * 1000
             metrics.add_metric(name="replicate_duration_ms", unit="Milliseconds", value=round(elapsed_ms, 1))
@@ -129,26 +135,31 @@ class ReplicateProvider:
         checked_id(prediction.get("id"))
         return prediction
 
-    def _until_done(self, model: ModelSpec, prediction: dict[str, Any], deadline: float) -> dict[str, Any]:
+    def _until_done(self, model: ModelSpec, prediction: dict[str, Any], deadline: float, *,
+                    keep_running: bool = False) -> dict[str, Any]:
         prediction_id = prediction["id"]
         cutoff = deadline - CANCEL_RESERVE_SECONDS
         while prediction.get("status") not in TERMINAL_STATUSES:
             left = cutoff - time.monotonic()
             if left <= 0:
-                self._give_up(model, prediction_id, deadline)
+                self._give_up(model, prediction_id, deadline, keep_running=keep_running)
             time.sleep(min(self._poll_interval, left))
             if time.monotonic() >= cutoff:
-                self._give_up(model, prediction_id, deadline)
+                self._give_up(model, prediction_id, deadline, keep_running=keep_running)
             try:
                 prediction = self._http.call("GET", f"/v1/predictions/{prediction_id}", model=model.slug,
                                              deadline=cutoff)
             except ProviderTimedOut:
-                self._give_up(model, prediction_id, deadline)
+                self._give_up(model, prediction_id, deadline, keep_running=keep_running)
         return {**prediction, "id": prediction_id}
 
-    def _give_up(self, model: ModelSpec, prediction_id: str, deadline: float) -> None:
-        """Best-effort cancel of a prediction the deadline will not wait for, then ProviderTimedOut."""
-        logger.warning("replicate_deadline_exceeded", extra={"model": model.slug, "prediction": prediction_id})
+    def _give_up(self, model: ModelSpec, prediction_id: str, deadline: float, *, keep_running: bool = False) -> None:
+        """ProviderTimedOut for a prediction the deadline will not wait for: left running (and named) when a
+        job will carry on with it, else canceled, best effort."""
+        logger.warning("replicate_deadline_exceeded", extra={"model": model.slug, "prediction": prediction_id,
+                                                             "kept_running": keep_running})
+        if keep_running:
+            raise ProviderTimedOut(prediction_id=prediction_id)
         with suppress(AppError):  # the prediction ends on its own; the cancel only saves its cost
             self._http.call("POST", f"/v1/predictions/{prediction_id}/cancel", model=model.slug,
                             deadline=max(deadline, time.monotonic() + 0.5))

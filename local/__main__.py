@@ -123,7 +123,7 @@ def main() -> int:
   AWS         moto at {aws.endpoint} (table {settings.table_name}, bucket {settings.bucket_name})
   Database    {settings.database_url}
   Secret      owner keys from SSM {settings.owner_key_secret_parameter or "(OWNER_KEY_SECRET)"}
-  Provider    {describe_provider(enhancement)}
+  Provider    {describe_provider(enhancement)}{f" (fake Replicate at {fake_replicate.url})" if fake_replicate else ""}
   Workflow    {state_machine_arn}
   Sign in     curl -i -X POST {url}/api/dev/login -H 'Origin: {url}' \\
                 -H 'X-CSRF-Token: dev' -b 'csrf_token=dev' -H 'Content-Type: application/json' \\

@@ -20,9 +20,9 @@ from local.template import ROOT
 
 
 @contextmanager
-def running_stack(workdir: Path, **environment: str) -> Iterator[dict]:
+def running_stack(workdir: Path, port: int | None = None, **environment: str) -> Iterator[dict]:
     """`python -m local` in a subprocess with `environment` added; yields its state file (url, awsEndpoint, …)."""
-    port = free_port()
+    port = port or free_port()
     state_file = workdir / "stack.json"
     env = {**os.environ, "PORT": str(port), "ENVIRONMENT": "development", "GATEWAY_QUIET": "1",
            "DATABASE_URL": f"sqlite:///{workdir / 'enhancer.db'}", "LOCAL_STATE_FILE": str(state_file)}

@@ -40,6 +40,8 @@ WEBHOOK_PATH = "/api/ai-image/webhooks/replicate"
 TOO_LONG = "The enhancement took too long"
 FAILED_UNEXPECTEDLY = "The enhancement failed unexpectedly"
 ORIGINAL_GONE = "The original image is no longer stored"
+MODEL_FAILED = "The model could not enhance this image"
+_DEFAULT_MESSAGES = {"provider_error": MODEL_FAILED}
 # Error types whose messages are this application's own fixed texts, safe to show on the job.
 _SHOWN_TYPES = frozenset({"provider_error", "validation_error", "service_unavailable", "payload_too_large",
                           "forbidden"})
@@ -145,8 +147,9 @@ def start_prediction(deps: WorkflowDeps, job_id: str, *, task_token: str | None,
 
 
 def check_prediction(deps: WorkflowDeps, job_id: str, deadline: float) -> Prediction:
-    """CheckPrediction: the prediction as it stands; past the job's deadline the job fails instead."""
-    job = _job(deps.jobs, job_id)
+    """CheckPrediction: the prediction as it stands; past the job's deadline the job fails instead. A job
+    handed over by generate starts here, so this also marks it processing."""
+    job = _begin(deps, job_id)
     if job.deadline_at < now_iso(time.time()):
         raise ProviderFailed(TOO_LONG)
     if not job.prediction_id:
@@ -202,7 +205,9 @@ def readable_error(error: dict[str, Any]) -> JobError:
         payload = None
     if isinstance(payload, dict):  # a Lambda task's error: {"errorMessage", "errorType", …}
         message = str(payload.get("errorMessage") or "")
-    return JobError(error_type, message[:300] or FAILED_UNEXPECTEDLY)
+    # A failure sent with SendTaskFailure may reach the Catch without its cause (moto drops it): the type's
+    # own sentence then.
+    return JobError(error_type, message[:300] or _DEFAULT_MESSAGES.get(error_type, FAILED_UNEXPECTEDLY))
 
 
 # --- the webhook ----------------------------------------------------------------------------------------------
@@ -226,8 +231,7 @@ def resume_from_webhook(tokens: TaskTokens, workflow: Workflow, job_id: str, pre
         sent = workflow.resume(token, {"id": str(prediction.get("id") or ""), "status": status,
                                        "output": output, "done": True})
     else:
-        message = "The enhancement was canceled" if status in ("canceled", "aborted") else \
-            "The model could not enhance this image"
+        message = "The enhancement was canceled" if status in ("canceled", "aborted") else MODEL_FAILED
         sent = workflow.fail(token, error="provider_error", cause=message)
     tokens.remove(job_id)
     return "resumed" if sent else "duplicate"

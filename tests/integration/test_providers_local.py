@@ -111,7 +111,7 @@ def test_an_image_too_large_for_the_time_left_is_refused_before_running():
         enhance(source(drawing(64)), seconds=0.01, scale=2)
     assert time.monotonic() - started < 0.05
     assert caught.value.message == ("The image is too large for the local engine to enhance in time (64×64); "
-                                    "send a smaller one")
+                                    "send a smaller one or run it as a job")
     assert http_status(caught.value) == 413 and not caught.value.details
 
 

@@ -7,6 +7,7 @@ import json
 import re
 import time
 
+import boto3
 import pytest
 
 from enhancer import bootstrap
@@ -15,10 +16,13 @@ from enhancer.http.route_table import API_ROUTES
 from local.gateway import Router
 from local.samples import EVENTS, event_names
 from local.template import http_routes, load_template, resource_properties
+from local.workflow import state_machine_definition
 from tests.integration.conftest import BUCKET, load_event, png_bytes
 
 UPLOAD = "ai-enhancer/uploads/guest/x/y.png"
 # Events of routes only the local stack has (local/__main__.py adds them; template.yaml never will).
+NOT_THERE = {"GET /api/ai-image/jobs/{job_id}": 404, "POST /api/ai-image/jobs/{job_id}/cancel": 404,
+             "DELETE /api/ai-image/jobs/{job_id}": 404, "POST /api/ai-image/webhooks/replicate": 503}
 LOCAL_ONLY_EVENTS = {"dev-login-post": "POST /api/dev/login"}
 
 
@@ -42,7 +46,8 @@ def test_every_template_route_reaches_a_handler_that_serves_it(invoke, aws):
             reply = invoke(route.function_id, load_event("fallback-unknown-path"))
             assert reply.status == 404, route
             continue
-        method = "DELETE" if route.method == "ANY" else route.method
+        unserved = next(m for m in ("DELETE", "PUT", "PATCH") if m not in API_ROUTES.get(route.path, ()))
+        method = unserved if route.method == "ANY" else route.method
         event = load_event("usage-get", method=method, path=concrete[route.path], cookies={"csrf_token": token},
                            headers={"origin": "https://api.example.com", "x-csrf-token": token,
                                     "content-type": "application/json"})
@@ -52,6 +57,8 @@ def test_every_template_route_reaches_a_handler_that_serves_it(invoke, aws):
         reply = invoke(route.function_id, event)
         if route.method == "ANY":
             assert reply.status == 405 and reply.header("Allow") == ", ".join(API_ROUTES[route.path]), route
+        elif "{job_id}" in route.path:  # the literal `{job_id}` is no job's id: the route's own 404
+            assert reply.status == 404 and reply.json()["error"]["message"] == "No job with this id", route
         elif method == "POST":  # an empty body reaches the route's own validation
             assert reply.status == 400 and reply.json()["error"]["type"] == "validation_error", route
         else:
@@ -117,6 +124,11 @@ def test_an_event_file_as_is_is_answered_by_its_functions_own_code(name, invoke,
     """Each event, unchanged, on the function its route names: the route's own answer (201 for a new upload form,
     else 200), 405 with Allow from the fallback for a method the path does not serve, 404 for an unknown path."""
     monkeypatch.setenv("ENHANCER_PROVIDER", "echo")
+    # The job workflow, from the template's definition (moto runs no execution here: it stays RUNNING).
+    machine = boto3.client("stepfunctions", region_name="us-east-1").create_state_machine(
+        name=f"enhance-job-{name}", definition=state_machine_definition(),
+        roleArn="arn:aws:iam::123456789012:role/enhance-job")
+    monkeypatch.setenv("STATE_MACHINE_ARN", machine["stateMachineArn"])
     bootstrap.reset()
     _serve_what_the_events_name(aws, settings_env)
     event = _event_file(name)
@@ -128,8 +140,11 @@ def test_an_event_file_as_is_is_answered_by_its_functions_own_code(name, invoke,
         assert reply.status == 404 and reply.json()["error"]["type"] == "not_found"
     elif route.method == "ANY":
         assert reply.status == 405 and reply.header("Allow") == ", ".join(API_ROUTES[route.path])
+    elif route.route_key in NOT_THERE:  # the job the event names does not exist, or no webhook secret is set
+        assert reply.status == NOT_THERE[route.route_key], (reply.status, reply.body[:300])
+        assert reply.json()["success"] is False
     else:
-        expected = 201 if route.route_key == "POST /api/ai-image/uploads" else 200
+        expected = {"POST /api/ai-image/uploads": 201, "POST /api/ai-image/jobs": 202}.get(route.route_key, 200)
         assert reply.status == expected, (reply.status, reply.body[:300])
         if route.method != "HEAD" and route.path.startswith("/api/"):
             assert reply.json()["success"] is True

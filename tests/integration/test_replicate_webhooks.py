@@ -50,7 +50,7 @@ def test_forged_altered_or_unsigned_webhooks_are_refused(headers, body, message)
     assert "v1," not in caught.value.message
 
 
-@pytest.mark.parametrize("offset", [-301, 301, -3600])
+@pytest.mark.parametrize("offset", [-302, 302, -3600])  # whole seconds: 1 s of rounding slack
 def test_a_webhook_signed_more_than_five_minutes_away_from_now_is_refused(offset):
     with pytest.raises(ValidationFailed, match="too old or from the future"):
         verify_webhook(signed(timestamp=time.time() + offset), BODY, SECRET)

@@ -219,8 +219,8 @@ def test_forged_and_stale_webhooks_are_refused_and_leave_the_job_alone(remote, f
     wait_for(remote, job_id, statuses=("processing",))
 
     forged = fake.deliver_webhook(prediction_id, secret="whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB")
-    stale = fake.deliver_webhook(prediction_id, timestamp=int(time.time()) - 301)
-    future = fake.deliver_webhook(prediction_id, timestamp=int(time.time()) + 301)
+    stale = fake.deliver_webhook(prediction_id, timestamp=int(time.time()) - 302)
+    future = fake.deliver_webhook(prediction_id, timestamp=int(time.time()) + 302)
 
     assert (forged.status, stale.status, future.status) == (400, 400, 400)
     assert remote.get(f"/api/ai-image/jobs/{job_id}").json()["data"]["status"] == "processing"

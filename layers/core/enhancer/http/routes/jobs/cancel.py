@@ -9,8 +9,8 @@ from enhancer import bootstrap
 from enhancer.domain import rate_limits
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
-from enhancer.http.rate_limit import rate_limit
 from enhancer.http.job_view import JobDepsDep, job_view
+from enhancer.http.rate_limit import rate_limit
 from enhancer.services.jobs import cancel_job
 
 router = APIRouter()

@@ -20,8 +20,8 @@ from enhancer.http.dependencies import ImageStoreDep, JobsDep, LedgerDep, Provid
 from enhancer.http.enhancement_request import enhancement_request, generate_deps
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
-from enhancer.http.rate_limit import rate_limit
 from enhancer.http.job_view import JobDepsDep, job_view
+from enhancer.http.rate_limit import rate_limit
 from enhancer.services.generate import GenerateDeps, GenerateRequest
 from enhancer.services.jobs import JobDeps, create_job
 

@@ -8,8 +8,8 @@ from starlette.responses import Response
 from enhancer.domain import rate_limits
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
-from enhancer.http.rate_limit import rate_limit
 from enhancer.http.job_view import JobDepsDep
+from enhancer.http.rate_limit import rate_limit
 from enhancer.services.jobs import delete_job
 
 router = APIRouter()

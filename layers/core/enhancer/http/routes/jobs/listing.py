@@ -10,8 +10,8 @@ from enhancer.domain.jobs import decode_cursor, page_limit, status_filter
 from enhancer.http.dependencies import JobsDep
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
-from enhancer.http.rate_limit import rate_limit
 from enhancer.http.job_view import job_view
+from enhancer.http.rate_limit import rate_limit
 from enhancer.services.jobs import list_jobs
 
 router = APIRouter()

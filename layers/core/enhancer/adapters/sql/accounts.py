@@ -7,11 +7,11 @@ The dialect hands in how to connect and how a write transaction begins (`open_ac
 from __future__ import annotations
 
 import secrets
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from enhancer.adapters.sql.connections import PerThreadConnection
 from enhancer.domain.plans import ACTIVE_SUBSCRIPTION_STATUSES
 from enhancer.services.ports import AccountRecord
 
@@ -31,20 +31,12 @@ WHERE s.id = ?
 """  # noqa: S608
 
 
-class SqlAccounts:
+class SqlAccounts(PerThreadConnection):
     """Users and sessions. One connection per thread: the local gateway serves requests on threads."""
 
     def __init__(self, connect: Callable[[], Any], *, begin_write: str = "BEGIN") -> None:
-        self._connect = connect
+        super().__init__(connect)
         self._begin_write = begin_write
-        self._local = threading.local()
-
-    @property
-    def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        return conn
 
     def session_account(self, session_id: str, now: float) -> AccountRecord | None:
         """The signed-in account of a session; an expired session is deleted and yields None."""

@@ -7,10 +7,9 @@ allows, so the database decides which of two racing moves wins. Portable SQL, qm
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 from typing import Any
 
+from enhancer.adapters.sql.connections import PerThreadConnection
 from enhancer.domain.jobs import (
     ACTIVE,
     MOVES_FROM,
@@ -49,19 +48,8 @@ def _row_to_job(row: tuple[Any, ...]) -> Job:
                started_at=started_at, completed_at=completed_at, canceled_at=canceled_at, updated_at=updated_at)
 
 
-class SqlJobs:
+class SqlJobs(PerThreadConnection):
     """Jobs in the SQL store. One connection per thread: the local gateway serves requests on threads."""
-
-    def __init__(self, connect: Callable[[], Any]) -> None:
-        self._connect = connect
-        self._local = threading.local()
-
-    @property
-    def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        return conn
 
     def insert(self, job: Job) -> None:
         self._conn.execute(

@@ -4,6 +4,7 @@ can assert the order of effects across ports."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -11,6 +12,7 @@ from io import BytesIO
 from enhancer.domain.errors import AppError
 from enhancer.domain.guest_limits import SpendCap
 from enhancer.domain.image_checks import ImageHeader, inspect_image
+from enhancer.domain.jobs import ACTIVE, MOVES_FROM, Job, JobError, JobStatus, PageAfter
 from enhancer.domain.plans import Entitlements
 from enhancer.domain.quota import ChargeSplit, Reservation
 from enhancer.domain.usage import UsageSnapshot
@@ -210,3 +212,73 @@ class FakeTaskTokens:
 
     def remove(self, job_id: str) -> None:
         self.tokens.pop(job_id, None)
+
+
+class FakeJobs:
+    """The `Jobs` port in a dict, with SqlJobs' semantics: moves only from `MOVES_FROM`, under a lock, so of
+    racing moves exactly one wins; pages newest first by (created_at, id); `extra` is not kept."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def insert(self, job: Job) -> None:
+        with self._lock:
+            if job.id in self.jobs:
+                raise ValueError(f"job {job.id} exists")  # the primary key, as the table refuses it
+            self.jobs[job.id] = job.with_changes(updated_at=job.updated_at or job.created_at, extra={})
+
+    def get(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    def page(self, owner_type: str, owner_key: str, *, status: JobStatus | None, limit: int,
+             after: PageAfter | None) -> list[Job]:
+        found = [job for job in self.jobs.values() if job.owned_by(owner_type, owner_key)
+                 and (status is None or job.status is status)
+                 and (after is None or (job.created_at, job.id) < (after.created_at, after.job_id))]
+        return sorted(found, key=lambda job: (job.created_at, job.id), reverse=True)[:limit]
+
+    def move(self, job_id: str, to: JobStatus, *, at: str, output_key: str | None = None,
+             error: JobError | None = None) -> bool:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.status not in MOVES_FROM[to]:
+                return False
+            changes: dict[str, object] = {"status": to, "updated_at": at}
+            if to is JobStatus.PROCESSING:
+                changes["started_at"] = at
+            if to.is_terminal:
+                changes["completed_at"] = at
+            if to is JobStatus.CANCELED:
+                changes["canceled_at"] = at
+            if output_key is not None:
+                changes["output_key"] = output_key
+            if error is not None:
+                changes["error"] = error
+            self.jobs[job_id] = job.with_changes(**changes)
+            return True
+
+    def record(self, job_id: str, *, prediction_id: str | None = None, execution_arn: str | None = None,
+               at: str) -> None:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                return
+            changes: dict[str, object] = {"updated_at": at}
+            if prediction_id is not None:
+                changes["prediction_id"] = prediction_id
+            if execution_arn is not None:
+                changes["execution_arn"] = execution_arn
+            self.jobs[job_id] = job.with_changes(**changes)
+
+    def delete(self, job_id: str) -> bool:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or not job.status.is_terminal:
+                return False
+            del self.jobs[job_id]
+            return True
+
+    def overdue(self, now_iso: str, limit: int) -> list[Job]:
+        found = [job for job in self.jobs.values() if job.status in ACTIVE and job.deadline_at < now_iso]
+        return sorted(found, key=lambda job: (job.deadline_at, job.id))[:limit]

@@ -170,3 +170,79 @@ def test_the_migration_function_refuses_input_that_is_not_a_boolean_apply(tmp_pa
         handler(event, LambdaContext("MigrateFunction", "r1"))
     assert type(info.value).__name__ == "validation_error"  # Lambda's errorType, what ASL matches
     assert not (tmp_path / "efs.db").exists()  # nothing was opened, let alone migrated
+
+
+def test_a_missing_sweeper_index_fails_the_check_and_names_it(database):
+    with sql.connect(url(database)) as conn:
+        conn.execute("DROP INDEX idx_ai_jobs_status_deadline")
+
+    problems = sql.migrate_and_check(url(database), apply=False).problems
+
+    assert problems == ["index idx_ai_jobs_status_deadline on ai_jobs(status, deadline_at) is missing"]
+
+
+def test_a_missing_job_column_fails_the_check_and_names_it(database):
+    with sql.connect(url(database)) as conn:
+        conn.execute("DROP INDEX idx_ai_jobs_status_deadline")
+        conn.execute("ALTER TABLE ai_jobs DROP COLUMN deadline_at")
+        conn.execute("ALTER TABLE ai_jobs DROP COLUMN reservation_json")
+
+    problems = sql.migrate_and_check(url(database), apply=False).problems
+
+    assert "column ai_jobs.deadline_at is missing" in problems
+    assert "column ai_jobs.reservation_json is missing" in problems
+
+
+def _database_at_0012(path, monkeypatch):
+    """A database the way the previous release left it: every migration up to 0012 applied."""
+    from enhancer.adapters.sql import sqlite_migrator
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_migrator, "migrations",
+                      lambda dialect: [m for m in migrations(dialect) if m.version <= "0012"])
+        assert sql.migrate_and_check(url(path), apply=True).applied[-1] == "0012_create_billing_tables.sql"
+
+
+def test_0013_keeps_the_jobs_a_database_at_0012_holds(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    _database_at_0012(path, monkeypatch)
+    with sql.connect(url(path)) as conn:
+        conn.execute("INSERT INTO users (id, name, username, email) VALUES ('u1', 'a', 'a-1', 'a@example.com')")
+        conn.execute("INSERT INTO ai_jobs (id, user_id, owner_type, owner_ref, provider, model, status, "
+                     "provider_job_id, input_r2_key, output_r2_key, params_json, created_at, updated_at) VALUES "
+                     "('old-1', 'u1', 'user', 'u1', 'replicate', 'real-esrgan', 'succeeded', 'pred-9', "
+                     "'uploads/u1/a.png', 'results/u1/a.png', '{\"scale\": 4}', '2025-03-01 10:00:00', "
+                     "'2025-03-01 10:01:00')")
+        conn.execute("INSERT INTO ai_jobs (id, owner_type, owner_ref, provider, status, error_message) VALUES "
+                     "('old-2', 'guest', 'k', 'replicate', 'failed', 'upstream said no')")
+        before = conn.execute("SELECT * FROM ai_jobs ORDER BY id").fetchall()
+
+    report = sql.migrate_and_check(url(path), apply=True)
+
+    assert report.applied == ["0013_add_job_workflow_columns.sql"] and report.problems == []
+    with sql.connect(url(path)) as conn:
+        after = conn.execute("SELECT * FROM ai_jobs ORDER BY id").fetchall()
+        added = conn.execute("SELECT mode, reservation_json, cost_tenths, execution_arn, error_type, started_at, "
+                             "completed_at, canceled_at, deadline_at FROM ai_jobs").fetchall()
+    assert [row[:len(before[0])] for row in after] == before
+    assert added == [(None,) * 9] * 2
+
+
+def test_the_jobs_of_the_old_system_read_as_jobs_that_reserved_nothing(tmp_path, monkeypatch):
+    from enhancer.domain.jobs import JobStatus, RunMode
+
+    path = tmp_path / "old.db"
+    _database_at_0012(path, monkeypatch)
+    with sql.connect(url(path)) as conn:
+        conn.execute("INSERT INTO ai_jobs (id, owner_type, owner_ref, provider, status, error_message, created_at) "
+                     "VALUES ('old-2', 'guest', 'k', 'replicate', 'failed', 'upstream said no', "
+                     "'2025-03-01 10:00:00')")
+    sql.migrate_and_check(url(path), apply=True)
+
+    old = sql.open_jobs(url(path)).get("old-2")
+
+    assert old is not None and old.status is JobStatus.FAILED and old.mode is RunMode.INLINE
+    assert old.reservation.split.total_tenths == 0 and not old.reservation.caps and not old.reservation.credits_taken
+    assert old.error is not None and (old.error.type, old.error.message) == ("server_error", "upstream said no")
+    assert old.deadline_at == old.created_at == "2025-03-01 10:00:00"
+    assert [j.id for j in sql.open_jobs(url(path)).page("guest", "k", status=None, limit=5, after=None)] == ["old-2"]

@@ -1,5 +1,6 @@
 """What every dialect's migrator shares: the numbered migration files of a dialect, and the post-conditions the
-go-live checklist names (the tables the routes read and the indexes the job queries need)."""
+go-live checklist names (the tables the routes read, the columns the repositories use and the indexes the job
+queries need)."""
 
 from __future__ import annotations
 
@@ -50,4 +51,11 @@ REQUIRED_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "idx_subscriptions_user": ("subscriptions", ("user_id",)),
     "idx_subscriptions_customer": ("subscriptions", ("customer_id",)),
     "idx_subscriptions_status": ("subscriptions", ("status",)),
+}
+# The columns the repositories read and write, per table (`jobs.COLUMNS` for ai_jobs; a test keeps them equal).
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "ai_jobs": ("id", "owner_type", "owner_ref", "user_id", "provider", "mode", "model", "params_json",
+                "reservation_json", "cost_tenths", "input_r2_key", "input_content_type", "input_size",
+                "output_r2_key", "provider_job_id", "execution_arn", "status", "error_type", "error_message",
+                "created_at", "updated_at", "started_at", "completed_at", "canceled_at", "deadline_at"),
 }

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import sqlite3
 
-from enhancer.adapters.sql.schema import REQUIRED_INDEXES, REQUIRED_TABLES, MigrationReport, migrations
+from enhancer.adapters.sql.schema import (
+    REQUIRED_COLUMNS,
+    REQUIRED_INDEXES,
+    REQUIRED_TABLES,
+    MigrationReport,
+    migrations,
+)
 
 DIALECT = "sqlite"
 
@@ -73,11 +79,12 @@ def check_schema(conn: sqlite3.Connection) -> list[str]:
             problems.append("column users.plan is missing")
         elif plan[4] != "'free'" or not plan[3]:
             problems.append(f"column users.plan must be NOT NULL DEFAULT 'free' (default is {plan[4]})")
+    for table, columns in REQUIRED_COLUMNS.items():
+        if table in tables:
+            present = {row[1] for row in conn.execute(f"PRAGMA table_info('{table}')")}
+            problems += [f"column {table}.{name} is missing" for name in columns if name not in present]
     if "ai_jobs" in tables:
         job_columns = {row[1]: row for row in conn.execute("PRAGMA table_info('ai_jobs')")}
-        for name in ("owner_type", "owner_ref"):
-            if name not in job_columns:
-                problems.append(f"column ai_jobs.{name} is missing")
         if "user_id" in job_columns and job_columns["user_id"][3]:
             problems.append("column ai_jobs.user_id must be nullable (guest jobs have no user)")
     return problems

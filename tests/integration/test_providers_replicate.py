@@ -76,7 +76,10 @@ class FakeReplicate:
 
 
 def prediction(status: str, **extra: Any) -> httpx.Response:
-    return httpx.Response(201 if status == "starting" else 200, json={"id": "p1", "status": status, **extra})
+    """A prediction as Replicate answers it (the SDK refuses one without its model and version)."""
+    return httpx.Response(201 if status == "starting" else 200, json={
+        "id": "p1", "model": "nightmareai/real-esrgan", "version": "v" * 64, "status": status, "input": {},
+        "output": None, "error": None, "logs": "", "created_at": "2026-12-06T03:00:00Z", **extra})
 
 
 def succeeded(output: Any = OUT) -> httpx.Response:
@@ -286,8 +289,7 @@ def test_a_non_json_answer_is_a_provider_error():
 
 
 def test_a_prediction_id_that_is_not_an_id_is_refused():
-    fake = FakeReplicate().on("POST", "/v1/predictions", httpx.Response(201, json={"id": "../../v1/account",
-                                                                                   "status": "starting"}))
+    fake = FakeReplicate().on("POST", "/v1/predictions", prediction("starting", id="../../v1/account"))
     with pytest.raises(ProviderFailed):
         run(provider(fake))
     assert len(fake.requests) == 1
@@ -427,6 +429,38 @@ def test_a_source_without_a_url_is_unavailable_and_sends_nothing():
 
 
 # --- the calls the jobs workflow uses -------------------------------------------------------------------------
+
+def test_the_sdks_retries_of_a_busy_poll_end_at_the_deadline():
+    busy = httpx.Response(503, headers={"Retry-After": "30"}, json={"detail": SECRET_DETAIL})
+    fake = FakeReplicate().on("POST", "/v1/predictions", prediction("starting")).on("GET", "/v1/predictions/p1", busy)
+    started = time.monotonic()
+
+    with pytest.raises(ProviderTimedOut) as caught:
+        run(provider(fake), seconds=2.5)
+
+    assert time.monotonic() - started < 3.0  # the SDK would sleep 30 s before its retry
+    assert_no_upstream_text(caught.value)
+
+
+def test_api_calls_go_through_the_sdk_with_the_token_and_the_download_carries_no_token():
+    fake = (FakeReplicate().on("POST", "/v1/predictions", prediction("starting"))
+            .on("GET", "/v1/predictions/p1", succeeded()).on("GET", OUT, httpx.Response(200, content=PNG)))
+    run(provider(fake))
+
+    api, download = fake.requests[:2], fake.requests[2]
+    assert all(r.headers["user-agent"].startswith("replicate-python/") for r in api)
+    assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in api)
+    assert "authorization" not in download.headers  # the output host never sees the API token
+
+
+@pytest.mark.parametrize("answer", [{"id": "p1"}, {"id": "p1", "status": "starting"}, [1, 2], "text"])
+def test_an_answer_that_is_not_a_prediction_is_a_retryable_provider_error(answer):
+    fake = FakeReplicate().on("POST", "/v1/predictions", httpx.Response(201, json=answer))
+
+    with pytest.raises(ProviderFailed) as caught:
+        run(provider(fake))
+    assert caught.value.details == {"retryable": True}
+
 
 def test_start_with_a_webhook_poll_and_cancel():
     fake = (FakeReplicate().on("POST", "/v1/predictions", prediction("starting"))

@@ -23,7 +23,7 @@ from enhancer.adapters.providers.replicate.client import (
     redact_urls,
     url_for_logs,
 )
-from enhancer.adapters.providers.replicate.inputs import prediction_request, prefer_wait_seconds, replicate_input
+from enhancer.adapters.providers.replicate.inputs import create_arguments, prefer_wait_seconds, replicate_input
 from enhancer.domain.enhancement import EnhanceOptions
 from enhancer.domain.errors import ProviderFailed, ProviderTimedOut, ServiceUnavailable, ValidationFailed
 from enhancer.domain.image_checks import sniff_type
@@ -98,23 +98,20 @@ def test_a_model_without_a_mapping_is_a_programming_error():
 
 # --- endpoint -------------------------------------------------------------------------------------------------
 
-def test_pinned_models_post_their_version_to_predictions():
+def test_pinned_models_name_their_version():
     esrgan = model("real-esrgan")
-    path, body = prediction_request(esrgan, {"image": URL})
-    assert path == "/v1/predictions"
-    assert body == {"version": esrgan.replicate.version, "input": {"image": URL}}
+    assert create_arguments(esrgan, {"image": URL}) == {"version": esrgan.replicate.version, "input": {"image": URL}}
 
 
-def test_official_models_without_a_version_post_to_the_model_endpoint():
-    path, body = prediction_request(model("topaz-upscale"), {"image": URL})
-    assert path == "/v1/models/topazlabs/image-upscale/predictions"
-    assert body == {"input": {"image": URL}}
+def test_official_models_without_a_version_name_the_model():
+    assert create_arguments(model("topaz-upscale"), {"image": URL}) == {"model": "topazlabs/image-upscale",
+                                                                        "input": {"image": URL}}
 
 
 def test_a_webhook_asks_only_for_completion():
-    _, body = prediction_request(model("gfpgan"), {"img": URL}, webhook="https://api.example/hook?job=1")
-    assert body["webhook"] == "https://api.example/hook?job=1"
-    assert body["webhook_events_filter"] == ["completed"]
+    arguments = create_arguments(model("gfpgan"), {"img": URL}, webhook="https://api.example/hook?job=1")
+    assert arguments["webhook"] == "https://api.example/hook?job=1"
+    assert arguments["webhook_events_filter"] == ["completed"]
 
 
 @pytest.mark.parametrize(("left", "wait"), [(25.0, 23), (120.0, 60), (60.5, 58), (2.5, 1), (0.2, 1), (-3, 1),

@@ -1,13 +1,14 @@
-"""Replicate over its HTTP API with httpx (no SDK): pinned versions, per-model input, deadline-bound calls.
+"""Replicate through the official `replicate` SDK: pinned versions, per-model input, deadline-bound calls.
 
-    inputs.py     pure: the `input` per model, the endpoint and body of a prediction, the `Prefer: wait` hold
-    client.py     the HTTP side: calls bound by the deadline, the output download, upstream status and
+    inputs.py     pure: the `input` per model, the SDK arguments creating a prediction, the `Prefer: wait` hold
+    client.py     the SDK's prediction calls and the output download, bound by the deadline; upstream status and
                   transport failures mapped to fixed client errors, log redaction
+    webhooks.py   webhook verification (`replicate.webhooks.validate`, with a tolerance) and the signing secret
     provider.py   `ReplicateProvider` (the `Provider` port: run; start/poll/cancel/output for jobs) and
                   `replicate_token`
 
-Importing this package, or `inputs`, loads no httpx: the names below are looked up in their module on first
-use, so `from enhancer.adapters.providers.replicate import ReplicateProvider` keeps working.
+Importing this package, or `inputs`, loads neither httpx nor the SDK: the names below are looked up in their
+module on first use, so `from enhancer.adapters.providers.replicate import ReplicateProvider` keeps working.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 _HOMES = {
     "ReplicateProvider": "provider", "replicate_token": "provider",
-    "replicate_input": "inputs", "prediction_request": "inputs", "prefer_wait_seconds": "inputs",
+    "replicate_input": "inputs", "create_arguments": "inputs", "prefer_wait_seconds": "inputs",
     "error_for_status": "client", "error_for_prediction": "client", "redact_urls": "client",
     "url_for_logs": "client", "output_url": "client",
 }

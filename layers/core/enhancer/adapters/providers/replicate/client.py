@@ -1,5 +1,5 @@
-"""The HTTP side of Replicate: calls to its API bounded by the deadline, the result download, and the mapping
-of every upstream status and transport failure to the few fixed errors a client may see.
+"""The HTTP side of Replicate: the official SDK's prediction calls bounded by the deadline, the result download,
+and the mapping of every upstream status and transport failure to the few fixed errors a client may see.
 
 Nothing Replicate says reaches a client: upstream text goes to the `replicate_error` log (200 characters,
 presigned query strings removed); clients see one of the messages below (docs/architecture.md §6).
@@ -12,9 +12,11 @@ import binascii
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as WaitTimedOut
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -36,6 +38,8 @@ NO_OUTPUT = "The model returned no image"
 # httpx applies its read timeout to each read, so a result that trickles in could outlast the deadline by a
 # whole timeout; the download runs here and is waited for no longer than the deadline.
 _downloads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="replicate-output")
+
+T = TypeVar("T")
 
 _PREDICTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]+)\?[^\s\"'<>]*")
@@ -101,19 +105,61 @@ def checked_id(prediction_id: object) -> str:
 
 # --- the client -----------------------------------------------------------------------------------------------
 
+# The deadline of the call a thread is making: _DeadlineTransport bounds each HTTP attempt by it, the SDK's own
+# retries included.
+_deadline: ContextVar[float | None] = ContextVar("replicate_deadline", default=None)
+
+# The SDK retries a GET on 429/503/504 up to ten times, sleeping as long as Retry-After says; its calls run here
+# and are waited for no longer than the deadline (an abandoned one stops at its next attempt).
+_calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="replicate-call")
+
+
+class _DeadlineTransport(httpx.BaseTransport):
+    """Every attempt ends by the deadline of the call that made it; past the deadline none starts."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = _deadline.get()
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise httpx.ConnectTimeout("the call's deadline has passed", request=request)
+            timeouts = request.extensions.get("timeout") or {}
+            request.extensions["timeout"] = {
+                name: left if timeouts.get(name) is None else min(timeouts[name], left)
+                for name in ("connect", "read", "write", "pool")}
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _within(deadline: float | None, call: Callable[[], T]) -> T:
+    _deadline.set(deadline)
+    return call()
+
+
 class ReplicateClient:
-    """Replicate's API over httpx: every call ends by the deadline, errors are mapped and logged here."""
+    """Replicate's API through the official SDK (`replicate.Client`); every call ends by the deadline, and its
+    errors are mapped and logged here. Outputs are downloaded over plain httpx, bounded the same way."""
 
     def __init__(self, token: str, *, base_url: str = "https://api.replicate.com", http_timeout: float = 10.0,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self._auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        from replicate.client import Client as ReplicateSdk
+
+        self._base_url = base_url.rstrip("/")
         self._http_timeout = http_timeout
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), transport=transport, timeout=http_timeout,
-                                    follow_redirects=False, headers={"User-Agent": "enhancer/0.1"})
+        bounded = _DeadlineTransport(transport or httpx.HTTPTransport())
+        self._sdk = ReplicateSdk(api_token=token, base_url=self._base_url, transport=bounded,
+                                 timeout=httpx.Timeout(http_timeout), follow_redirects=False)
+        self._client = httpx.Client(transport=bounded, timeout=http_timeout, follow_redirects=False,
+                                    headers={"User-Agent": "enhancer/0.1"})
 
     @property
     def base_url(self) -> str:
-        return str(self._client.base_url)
+        return self._base_url
 
     def __repr__(self) -> str:  # never the token
         return f"ReplicateClient(base_url={self.base_url!r})"
@@ -121,29 +167,53 @@ class ReplicateClient:
     def close(self) -> None:
         self._client.close()
 
-    def call(self, method: str, path: str, *, model: str, deadline: float | None,
-             body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-             hold: float = 0) -> dict[str, Any]:
-        """One API call answering a JSON object; `hold` is how long Replicate may hold it (`Prefer: wait`)."""
-        timeout = self._timeout(deadline, hold=hold)
+    def create(self, model: str, arguments: dict[str, Any], *, deadline: float | None,
+               hold: int = 0) -> dict[str, Any]:
+        """Creates a prediction (`create_arguments`); `hold` is how long Replicate may hold the call (`Prefer:
+        wait`), so a short run has finished when it answers."""
+        predictions = self._sdk.models.predictions if "model" in arguments else self._sdk.predictions
+        extra: dict[str, Any] = {"wait": hold} if hold else {}
+        return self._call(model, deadline, lambda: predictions.create(**arguments, **extra))
+
+    def get(self, prediction_id: str, *, model: str, deadline: float | None) -> dict[str, Any]:
+        checked = checked_id(prediction_id)
+        return self._call(model, deadline, lambda: self._sdk.predictions.get(checked))
+
+    def cancel(self, prediction_id: str, *, model: str, deadline: float | None) -> dict[str, Any]:
+        checked = checked_id(prediction_id)
+        return self._call(model, deadline, lambda: self._sdk.predictions.cancel(checked))
+
+    def _call(self, model: str, deadline: float | None, call: Callable[[], Any]) -> dict[str, Any]:
+        """The prediction one SDK call answers, as {id, status, output, error}; an AppError for anything else."""
+        from replicate.exceptions import ReplicateError
+
         try:
-            response = self._client.request(method, path, json=body, headers={**self._auth, **(headers or {})},
-                                            timeout=timeout)
+            if deadline is None:
+                prediction = call()
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ProviderTimedOut()
+                pending = _calls.submit(_within, deadline, call)
+                try:
+                    prediction = pending.result(timeout=left)
+                except WaitTimedOut:
+                    log_upstream(model, "timeout", "no answer by the deadline")
+                    raise ProviderTimedOut() from None
+        except ReplicateError as exc:
+            status = exc.status or 502
+            error = error_for_status(status)
+            log_upstream(model, status, f"{exc.title or ''}: {exc.detail or ''}",
+                         level="warning" if isinstance(error, ValidationFailed) else "error")
+            raise error from None
         except httpx.HTTPError as exc:
             raise _transport_error(model, exc) from None
-        if response.status_code >= 400:
-            error = error_for_status(response.status_code)
-            log_upstream(model, response.status_code, response.text,
-                         level="warning" if isinstance(error, ValidationFailed) else "error")
-            raise error
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
-            log_upstream(model, response.status_code, response.text)
-            raise ProviderFailed(FAILED, details={"retryable": True})
-        return payload
+        except (ValueError, TypeError) as exc:  # not JSON, or not a prediction (pydantic's errors are ValueErrors;
+            # an answer that is no JSON object fails the SDK's `Prediction(**answer)` with a TypeError)
+            log_upstream(model, "bad_prediction", f"{type(exc).__name__}: {exc}")
+            raise ProviderFailed(FAILED, details={"retryable": True}) from None
+        return {"id": checked_id(prediction.id), "status": prediction.status, "output": prediction.output,
+                "error": prediction.error}
 
     def download(self, model: str, url: str, deadline: float | None) -> tuple[bytes, str | None]:
         """(bytes, media type from the header) of an output: a data: URL, or an http(s) URL fetched by the
@@ -189,17 +259,15 @@ class ReplicateClient:
                 raise ProviderTimedOut() from None
             raise _transport_error(model, exc) from None
 
-    def _timeout(self, deadline: float | None, *, hold: float = 0) -> httpx.Timeout:
-        """Every call ends by the deadline: connect/write/pool at most the HTTP timeout, reads also allow for a
-        `Prefer: wait` hold; ProviderTimedOut when no time is left."""
+    def _timeout(self, deadline: float | None) -> httpx.Timeout:
+        """At most the HTTP timeout, and never past the deadline; ProviderTimedOut when no time is left."""
         base = self._http_timeout
-        read = base + hold
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ProviderTimedOut()
-            base, read = min(base, left), min(read, left)
-        return httpx.Timeout(base, read=read)
+            base = min(base, left)
+        return httpx.Timeout(base)
 
 
 def _transport_error(model: str, exc: httpx.HTTPError) -> AppError:

@@ -1,5 +1,5 @@
-"""What we send Replicate, per model: the `input` object, the endpoint and body that create a prediction, and
-how long to let Replicate hold the call. Pure: no I/O, no httpx."""
+"""What we send Replicate, per model: the `input` object, the SDK arguments that create a prediction, and how
+long to let Replicate hold the call. Pure: no I/O, no httpx, no SDK."""
 
 from __future__ import annotations
 
@@ -71,19 +71,16 @@ def replicate_input(model: ModelSpec, options: EnhanceOptions, image_url: str) -
     return build(model, options, image_url)
 
 
-def prediction_request(model: ModelSpec, model_input: dict[str, Any], *,
-                       webhook: str | None = None) -> tuple[str, dict[str, Any]]:
-    """(path, body) creating a prediction: a pinned version through /v1/predictions, an official model
-    without a version through /v1/models/{owner}/{name}/predictions."""
+def create_arguments(model: ModelSpec, model_input: dict[str, Any], *, webhook: str | None = None) -> dict[str, Any]:
+    """The SDK's keyword arguments creating a prediction: a pinned `version` (POST /v1/predictions), or, for an
+    official model without one, `model="owner/name"` (POST /v1/models/{owner}/{name}/predictions)."""
     ref = model.replicate
-    if ref.version:
-        path, body = "/v1/predictions", {"version": ref.version, "input": model_input}
-    else:
-        path, body = f"/v1/models/{ref.owner}/{ref.name}/predictions", {"input": model_input}
+    arguments: dict[str, Any] = ({"version": ref.version} if ref.version else {"model": f"{ref.owner}/{ref.name}"})
+    arguments["input"] = model_input
     if webhook:
-        body["webhook"] = webhook
-        body["webhook_events_filter"] = list(WEBHOOK_EVENTS)
-    return path, body
+        arguments["webhook"] = webhook
+        arguments["webhook_events_filter"] = list(WEBHOOK_EVENTS)
+    return arguments
 
 
 def prefer_wait_seconds(seconds_left: float) -> int:

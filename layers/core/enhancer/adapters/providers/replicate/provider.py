@@ -19,7 +19,7 @@ from enhancer.adapters.providers.replicate.client import (
     output_url,
     url_for_logs,
 )
-from enhancer.adapters.providers.replicate.inputs import prediction_request, prefer_wait_seconds, replicate_input
+from enhancer.adapters.providers.replicate.inputs import create_arguments, prefer_wait_seconds, replicate_input
 from enhancer.adapters.secrets import read_secret
 from enhancer.domain.enhancement import EnhanceOptions
 from enhancer.domain.errors import AppError, ProviderFailed, ProviderTimedOut, ServiceUnavailable
@@ -89,13 +89,11 @@ class ReplicateProvider:
 
     def poll(self, prediction_id: str, *, deadline: float | None = None) -> Prediction:
         with _counted():
-            return _prediction(self._http.call("GET", f"/v1/predictions/{checked_id(prediction_id)}", model="-",
-                                               deadline=deadline))
+            return _prediction(self._http.get(prediction_id, model="-", deadline=deadline))
 
     def cancel(self, prediction_id: str, *, deadline: float | None = None) -> None:
         with _counted():
-            self._http.call("POST", f"/v1/predictions/{checked_id(prediction_id)}/cancel", model="-",
-                            deadline=deadline)
+            self._http.cancel(prediction_id, model="-", deadline=deadline)
 
     def output(self, model: ModelSpec, prediction: Prediction, *, deadline: float | None = None) -> EnhancedImage:
         """The image of a finished prediction (failed or canceled ones raise)."""
@@ -123,17 +121,12 @@ class ReplicateProvider:
 
     def _create(self, model: ModelSpec, options: EnhanceOptions, image_url: str, *, deadline: float | None,
                 webhook: str | None = None) -> dict[str, Any]:
-        path, body = prediction_request(model, replicate_input(model, options, image_url), webhook=webhook)
-        headers, wait = {}, 0
-        if deadline is not None:
-            wait = prefer_wait_seconds(deadline - time.monotonic())
-            headers["Prefer"] = f"wait={wait}"
-        logger.debug("replicate_call_start", extra={"model": model.slug, "endpoint": path,
-                                                    "image": url_for_logs(image_url), "prefer_wait": wait or None})
-        prediction = self._http.call("POST", path, model=model.slug, deadline=deadline, body=body, headers=headers,
-                                     hold=wait)
-        checked_id(prediction.get("id"))
-        return prediction
+        arguments = create_arguments(model, replicate_input(model, options, image_url), webhook=webhook)
+        wait = prefer_wait_seconds(deadline - time.monotonic()) if deadline is not None else 0
+        logger.debug("replicate_call_start", extra={
+            "model": model.slug, "target": arguments.get("model") or "version", "image": url_for_logs(image_url),
+            "prefer_wait": wait or None})
+        return self._http.create(model.slug, arguments, deadline=deadline, hold=wait)
 
     def _until_done(self, model: ModelSpec, prediction: dict[str, Any], deadline: float, *,
                     keep_running: bool = False) -> dict[str, Any]:
@@ -147,8 +140,7 @@ class ReplicateProvider:
             if time.monotonic() >= cutoff:
                 self._give_up(model, prediction_id, deadline, keep_running=keep_running)
             try:
-                prediction = self._http.call("GET", f"/v1/predictions/{prediction_id}", model=model.slug,
-                                             deadline=cutoff)
+                prediction = self._http.get(prediction_id, model=model.slug, deadline=cutoff)
             except ProviderTimedOut:
                 self._give_up(model, prediction_id, deadline, keep_running=keep_running)
         return {**prediction, "id": prediction_id}
@@ -161,8 +153,7 @@ class ReplicateProvider:
         if keep_running:
             raise ProviderTimedOut(prediction_id=prediction_id)
         with suppress(AppError):  # the prediction ends on its own; the cancel only saves its cost
-            self._http.call("POST", f"/v1/predictions/{prediction_id}/cancel", model=model.slug,
-                            deadline=max(deadline, time.monotonic() + 0.5))
+            self._http.cancel(prediction_id, model=model.slug, deadline=max(deadline, time.monotonic() + 0.5))
         raise ProviderTimedOut()
 
     def _output(self, model: ModelSpec, prediction: dict[str, Any], deadline: float | None) -> EnhancedImage:

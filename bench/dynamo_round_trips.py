@@ -26,7 +26,7 @@ FAILING_GUEST = guest_cookie(FAILING_GUEST_ID)
 HOT_PATH = {"steady_user": BUDGET_CALLS, "steady_guest": BUDGET_CALLS + GUEST_CAPS}
 
 
-def _role(operation: str, params: dict[str, Any]) -> str:
+def call_role(operation: str, params: dict[str, Any]) -> str:
     """What a DynamoDB call is for, from the key it touches (key formats of enhancer.adapters.dynamo_*)."""
     if operation == "TransactWriteItems":
         return f"{len(params.get('TransactItems', []))} writes"
@@ -42,7 +42,7 @@ def _role(operation: str, params: dict[str, Any]) -> str:
     return ""
 
 
-class _Counter:
+class CallCounter:
     """Counts API calls and HTTP attempts on one client, by operation, in order."""
 
     def __init__(self) -> None:
@@ -59,7 +59,7 @@ class _Counter:
 
     def _parameters(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
         """The API parameters, before serialisation (presigning emits this too, but never before-call)."""
-        self._role = _role(event_name.split(".", 2)[2], params)
+        self._role = call_role(event_name.split(".", 2)[2], params)
 
     def _call(self, event_name: str, **_: Any) -> None:
         self.calls.append(event_name.split(".", 2)[2])
@@ -98,7 +98,7 @@ def measure(options: dict[str, Any]) -> dict[str, Any]:
 
     migrate_database()
     image = png_bytes(64, 64)
-    counters = {"dynamodb": _Counter(), "s3": _Counter()}
+    counters = {"dynamodb": CallCounter(), "s3": CallCounter()}
 
     def instrument() -> None:
         """The handler's shared clients, created now so the counting hooks are on them."""

@@ -148,7 +148,7 @@ def _is_coroutine_function(function: Any) -> bool:
 PHASES = (  # (label, module, attribute path); image checks are split into their two steps
     ("image checks: header + structure walk (inspect_image)", "enhancer.adapters.imaging", "inspect_image"),
     ("image checks: Pillow decode + PNG inflate (verify_decodes)", "enhancer.adapters.imaging", "verify_decodes"),
-    ("multipart body parsing (form_or_json)", "enhancer.http.routes.enhancement.generate", "form_or_json"),
+    ("multipart body parsing (form_or_json)", "enhancer.http.enhancement_request", "form_or_json"),
     ("identity (cookie → owner key)", "enhancer.http.identity", "identify"),
     ("rate limit UpdateItem (hit_rate_window)", "enhancer.adapters.dynamo_counters",
      "DynamoRateWindows.hit_rate_window"),

@@ -26,6 +26,7 @@ from tests.integration.conftest import (
     multipart,
     png_bytes,
 )
+from tests.replicate_wire import prediction_json
 
 GUEST = guest_cookie("2b7e1516-28ae-4d2a-a6f7-15880928cf4f")
 OTHER_GUEST = guest_cookie("6bc1bee2-2e40-4f9f-96e9-3d7e117393d1")
@@ -236,10 +237,10 @@ def test_a_provider_failure_is_502_and_the_charge_is_given_back(invoke, aws, pro
         elif failure == "timeout":
             route.side_effect = httpx.ReadTimeout("upstream too slow")
         else:
-            route.respond(201, json={"id": "p1", "status": "failed", "error": "SECRET-UPSTREAM-DETAIL"})
+            route.respond(201, json=prediction_json("failed", error="SECRET-UPSTREAM-DETAIL"))
         mock.get(f"{REPLICATE}/v1/predictions/p1").respond(
-            200, json={"id": "p1", "status": "failed", "error": "SECRET-UPSTREAM-DETAIL"})
-        mock.post(f"{REPLICATE}/v1/predictions/p1/cancel").respond(200, json={"id": "p1", "status": "canceled"})
+            200, json=prediction_json("failed", error="SECRET-UPSTREAM-DETAIL"))
+        mock.post(f"{REPLICATE}/v1/predictions/p1/cancel").respond(200, json=prediction_json("canceled"))
 
         reply = invoke("GenerateFunction", generate_event({"model": "real-esrgan"}))
 
@@ -258,7 +259,7 @@ def test_replicate_receives_a_presigned_url_of_the_original(invoke, aws, provide
     output = png_bytes(64, 64)
     with respx.mock(assert_all_mocked=True) as mock:
         start = mock.post(f"{REPLICATE}/v1/predictions").respond(
-            201, json={"id": "p2", "status": "succeeded", "output": "https://replicate.delivery/out.png"})
+            201, json=prediction_json("succeeded", prediction_id="p2", output="https://replicate.delivery/out.png"))
         mock.get("https://replicate.delivery/out.png").respond(200, content=output,
                                                                 headers={"content-type": "image/png"})
         reply = invoke("GenerateFunction", generate_event({"model": "real-esrgan", "scale": "2"}))

@@ -24,6 +24,7 @@ from enhancer.domain.models import find_model
 from enhancer.http.envelope import http_status
 from enhancer.observability import metrics
 from enhancer.services.ports import Prediction, RemoteProvider, SourceImage
+from tests.replicate_wire import prediction_json
 
 TOKEN = "r8_test-token-0123456789"
 BASE = "https://api.replicate.test"
@@ -77,9 +78,7 @@ class FakeReplicate:
 
 def prediction(status: str, **extra: Any) -> httpx.Response:
     """A prediction as Replicate answers it (the SDK refuses one without its model and version)."""
-    return httpx.Response(201 if status == "starting" else 200, json={
-        "id": "p1", "model": "nightmareai/real-esrgan", "version": "v" * 64, "status": status, "input": {},
-        "output": None, "error": None, "logs": "", "created_at": "2026-12-06T03:00:00Z", **extra})
+    return httpx.Response(201 if status == "starting" else 200, json=prediction_json(status, **extra))
 
 
 def succeeded(output: Any = OUT) -> httpx.Response:

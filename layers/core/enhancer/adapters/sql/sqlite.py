@@ -8,7 +8,9 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from enhancer.adapters.sql import connections
 from enhancer.adapters.sql.accounts import SqlAccounts
+from enhancer.adapters.sql.billing import SqlBilling
 from enhancer.adapters.sql.jobs import SqlJobs
 
 if TYPE_CHECKING:
@@ -23,11 +25,17 @@ def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 5000")
+    if connections.watching():
+        conn.set_trace_callback(connections.record_statement)
     return conn
 
 
 def accounts(path: str) -> SqlAccounts:
     return SqlAccounts(lambda: connect(path), begin_write=BEGIN_WRITE)
+
+
+def billing(path: str) -> SqlBilling:
+    return SqlBilling(lambda: connect(path), begin_write=BEGIN_WRITE)
 
 
 def jobs(path: str) -> SqlJobs:

@@ -22,8 +22,17 @@ from tests.integration.conftest import BUCKET, load_event, png_bytes
 UPLOAD = "ai-enhancer/uploads/guest/x/y.png"
 # Events of routes only the local stack has (local/__main__.py adds them; template.yaml never will).
 NOT_THERE = {"GET /api/ai-image/jobs/{job_id}": 404, "POST /api/ai-image/jobs/{job_id}/cancel": 404,
-             "DELETE /api/ai-image/jobs/{job_id}": 404, "POST /api/ai-image/webhooks/replicate": 503}
+             "DELETE /api/ai-image/jobs/{job_id}": 404, "POST /api/ai-image/webhooks/replicate": 503,
+             # no Stripe key or webhook secret is set here (the local stack's development checkout has neither)
+             "POST /api/billing/stripe-webhook": 503, "POST /api/billing/session": 503,
+             "POST /api/billing/credits": 503}
 LOCAL_ONLY_EVENTS = {"dev-login-post": "POST /api/dev/login"}
+# Routes whose own first answer to an anonymous request is not about its body: the webhook needs its signing
+# secret (none is set here), checkout and the portal need a signed-in user.
+FIRST_ANSWERS = {"POST /api/billing/stripe-webhook": (503, "service_unavailable"),
+                 "POST /api/billing/session": (401, "auth_error"),
+                 "POST /api/billing/credits": (401, "auth_error"),
+                 "GET /api/billing/portal": (401, "auth_error")}
 
 
 def test_template_routes_match_the_route_table():
@@ -57,6 +66,9 @@ def test_every_template_route_reaches_a_handler_that_serves_it(invoke, aws):
         reply = invoke(route.function_id, event)
         if route.method == "ANY":
             assert reply.status == 405 and reply.header("Allow") == ", ".join(API_ROUTES[route.path]), route
+        elif route.route_key in FIRST_ANSWERS:
+            status, error_type = FIRST_ANSWERS[route.route_key]
+            assert reply.status == status and reply.json()["error"]["type"] == error_type, (route, reply.body[:200])
         elif "{job_id}" in route.path:  # the literal `{job_id}` is no job's id: the route's own 404
             assert reply.status == 404 and reply.json()["error"]["message"] == "No job with this id", route
         elif method == "POST":  # an empty body reaches the route's own validation
@@ -144,9 +156,12 @@ def test_an_event_file_as_is_is_answered_by_its_functions_own_code(name, invoke,
         assert reply.status == NOT_THERE[route.route_key], (reply.status, reply.body[:300])
         assert reply.json()["success"] is False
     else:
-        expected = {"POST /api/ai-image/uploads": 201, "POST /api/ai-image/jobs": 202}.get(route.route_key, 200)
+        expected = {"POST /api/ai-image/uploads": 201, "POST /api/ai-image/jobs": 202,
+                    "GET /api/billing/portal": 302}.get(route.route_key, 200)
         assert reply.status == expected, (reply.status, reply.body[:300])
-        if route.method != "HEAD" and route.path.startswith("/api/"):
+        if expected == 302:  # a user who never paid goes back to the page, told so
+            assert reply.header("Location") == "https://api.example.com/dashboard?billing=no_customer"
+        elif route.method != "HEAD" and route.path.startswith("/api/"):
             assert reply.json()["success"] is True
 
 

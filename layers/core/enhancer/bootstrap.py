@@ -18,12 +18,20 @@ from enhancer.adapters.s3_store import S3ImageStore
 from enhancer.adapters.secrets import read_secret
 from enhancer.adapters.sql import open_accounts, open_jobs
 from enhancer.adapters.sql.accounts import SqlAccounts
-from enhancer.config import DEVELOPMENT_OWNER_KEY_SECRET, get_enhancement_settings, get_job_settings, get_settings
+from enhancer.config import (
+    DEVELOPMENT_OWNER_KEY_SECRET,
+    get_billing_settings,
+    get_enhancement_settings,
+    get_job_settings,
+    get_settings,
+)
 from enhancer.domain.errors import ServiceUnavailable
 from enhancer.observability import logger
-from enhancer.services.ports import Jobs, Provider, RemoteProvider, Workflow, as_remote
+from enhancer.services.ports import Jobs, Payments, Provider, RemoteProvider, Workflow, as_remote
 
 if TYPE_CHECKING:
+    from enhancer.adapters.sql.billing import SqlBilling
+    from enhancer.services.billing import BillingDeps
     from enhancer.services.job_workflow import WorkflowDeps
     from enhancer.services.jobs import JobDeps
 
@@ -81,6 +89,43 @@ def remote_provider() -> RemoteProvider | None:
 
 
 @cache
+def billing_accounts() -> SqlBilling:
+    from enhancer.adapters.sql import open_billing
+
+    return open_billing(get_settings().database_url)
+
+
+def billing_deps() -> BillingDeps:
+    """What applying a Stripe event needs: customers and subscriptions, the ledger, our price tables."""
+    from enhancer.services.billing import BillingDeps
+
+    return BillingDeps(accounts=billing_accounts(), credits=ledger(), prices=get_billing_settings().price_tables())
+
+
+def payments(base_url: str) -> Payments:
+    """Stripe's API with STRIPE_SECRET; in development without one, the local checkout page; else 503."""
+    from enhancer.adapters.stripe_billing import NOT_CONFIGURED, stripe_secret
+
+    settings = get_billing_settings()
+    key = stripe_secret(settings)
+    if key:
+        return _stripe_payments(key, settings.stripe_api_base)
+    if get_settings().is_development:
+        from enhancer.adapters.dev_checkout import DevelopmentPayments
+
+        return DevelopmentPayments(base_url, owner_secret())
+    logger.error("stripe_not_configured", extra={"missing": "STRIPE_SECRET or STRIPE_SECRET_PARAMETER"})
+    raise ServiceUnavailable(NOT_CONFIGURED)
+
+
+@cache
+def _stripe_payments(key: str, api_base: str | None) -> Payments:
+    from enhancer.adapters.stripe_billing import StripePayments
+
+    return StripePayments(key, api_base=api_base)
+
+
+@cache
 def rate_windows() -> DynamoRateWindows:
     settings = get_settings()
     return DynamoRateWindows(aws_client("dynamodb", settings.aws_region), settings.table_name)
@@ -124,8 +169,9 @@ def owner_secret() -> bytes:
 
 def reset() -> None:
     """Drop every cached adapter and the settings (tests change the environment between cases)."""
-    for factory in (accounts, jobs, task_tokens, workflow, rate_windows, usage_reader, ledger, provider,
-                    image_store, get_settings, get_enhancement_settings, get_job_settings):
+    for factory in (accounts, jobs, task_tokens, workflow, billing_accounts, _stripe_payments, rate_windows,
+                    usage_reader, ledger, provider, image_store, get_settings, get_enhancement_settings,
+                    get_job_settings, get_billing_settings):
         factory.cache_clear()
     reset_clients()
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from enhancer.adapters.sql.url import DatabaseUrl
+from enhancer.domain.billing import PriceTables
 from enhancer.domain.errors import ConfigurationError
 
 Environment = Literal["development", "testing", "staging", "production"]
@@ -154,6 +155,41 @@ class EnhancementSettings(SettingsGroup):
         return None if self.is_production else "local"
 
 
+class BillingSettings(SettingsGroup):
+    """The billing group: Stripe's secrets, our price tables and where checkout returns to. Loaded by the billing
+    functions alone; every other function starts without these variables."""
+
+    model_config = SettingsConfigDict(defer_build=True)
+
+    stripe_secret: SecretStr | None = None
+    stripe_secret_parameter: str | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_webhook_secret_parameter: str | None = None
+    stripe_api_base: str | None = None  # a Stripe-compatible API (tests); unset, Stripe's own
+    # plan → price id (JSON), per interval; pack size → price id.
+    pricing_table: str | None = None
+    pricing_table_annual: str | None = None
+    credits_pricing_table: str | None = None
+    # This site's public origin, where Stripe sends the browser back (else the request's own origin).
+    base_url: str | None = None
+
+    @model_validator(mode="after")
+    def _check_price_tables(self) -> BillingSettings:
+        self.price_tables()  # a broken table is a configuration error at load, not a wrong plan later
+        return self
+
+    def price_tables(self) -> PriceTables:
+        try:
+            return PriceTables.parse(self.pricing_table, self.pricing_table_annual, self.credits_pricing_table)
+        except ValueError as exc:
+            raise ValueError(f"PRICING_TABLE, PRICING_TABLE_ANNUAL or CREDITS_PRICING_TABLE: {exc}") from None
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        return _normalise_origin(value) if value and value.strip() else None
+
+
 Group = TypeVar("Group", bound=SettingsGroup)
 
 
@@ -219,6 +255,12 @@ def get_settings() -> Settings:
 def get_enhancement_settings() -> EnhancementSettings:
     """The enhancement group, once per process, on first use."""
     return load_enhancement_settings()
+
+
+@lru_cache(maxsize=1)
+def get_billing_settings() -> BillingSettings:
+    """The billing group, once per process, on first use."""
+    return load_group(BillingSettings)
 
 
 @lru_cache(maxsize=1)

@@ -37,6 +37,11 @@ def consume_record_key(user_id: str, charge_id: str) -> str:
     return f"ai:credits:consume:{user_id}:{charge_id}"
 
 
+def purchase_key(payment_ref: str) -> str:
+    """The record of a purchased pack by its payment (a PaymentIntent id): who got which pack, for refunds."""
+    return f"ai:credits:purchase:{payment_ref}"
+
+
 def job_token_key(job_id: str) -> str:
     """The task token a job's waiting execution is resumed with (the Replicate webhook reads it)."""
     return f"ai:job-token:{job_id}"

@@ -25,6 +25,7 @@ from enhancer.adapters.dynamo_keys import (
     monthly_usage_key,
     number,
 )
+from enhancer.domain.billing import Withdrawal
 from enhancer.domain.clock import month_key, next_month_start
 from enhancer.domain.credits import CreditPack
 from enhancer.domain.errors import AppError
@@ -311,6 +312,11 @@ class DynamoLedger:
     # ------------------------------------------------------------------ credits in
 
     def add_credit_pack(self, user_id: str, pack_id: str, units_tenths: int, created_at: int,
-                        expires_at: int) -> bool:
+                        expires_at: int, *, payment_ref: str | None = None) -> bool:
         """Add a purchased pack once (the entry point billing calls): see DynamoCredits.add_pack."""
-        return self._credits.add_pack(user_id, pack_id, units_tenths, created_at, expires_at)
+        return self._credits.add_pack(user_id, pack_id, units_tenths, created_at, expires_at,
+                                      payment_ref=payment_ref)
+
+    def withdraw_refund(self, payment_ref: str, amount: int, amount_refunded: int) -> Withdrawal | None:
+        """Take a refunded pack's unspent credits back once: see DynamoCredits.withdraw_refund."""
+        return self._credits.withdraw_refund(payment_ref, amount, amount_refunded)

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from enhancer import bootstrap
-from enhancer.domain.identity import Identity
+from enhancer.domain.errors import AuthRequired
+from enhancer.domain.identity import Identity, User
 from enhancer.http.cookies import GUEST_COOKIE, GUEST_COOKIE_MAX_AGE, SESSION_COOKIES, cookie_header, queue_cookie
 from enhancer.services.identity import resolve_identity
 
@@ -42,3 +43,14 @@ async def current_identity(request: Request) -> Identity:
 
 
 CurrentIdentity = Annotated[Identity, Depends(current_identity)]
+
+
+async def signed_in_user(request: Request) -> User:
+    """The signed-in user; 401 for a guest."""
+    user = identify(request).user
+    if user is None:
+        raise AuthRequired("Sign in to continue")
+    return user
+
+
+SignedInUser = Annotated[User, Depends(signed_in_user)]

@@ -21,6 +21,10 @@ API_ROUTES: dict[str, tuple[str, ...]] = {
     "/api/ai-image/jobs/{job_id}": ("GET", "DELETE"),
     "/api/ai-image/jobs/{job_id}/cancel": ("POST",),
     "/api/ai-image/webhooks/replicate": ("POST",),
+    "/api/billing/stripe-webhook": ("POST",),
+    "/api/billing/session": ("POST",),
+    "/api/billing/credits": ("POST",),
+    "/api/billing/portal": ("GET",),
     "/r2-ai/{key+}": ("GET", "HEAD"),
 }
 

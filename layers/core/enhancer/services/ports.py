@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from enhancer.domain.billing import Recorded, SubscriptionState, Withdrawal
     from enhancer.domain.enhancement import EnhanceOptions
     from enhancer.domain.guest_limits import SpendCap
     from enhancer.domain.image_checks import ImageHeader
@@ -232,3 +233,51 @@ class TaskTokens(Protocol):
     def get(self, job_id: str) -> str | None: ...
 
     def remove(self, job_id: str) -> None: ...
+
+
+class BillingAccounts(Protocol):
+    """Stripe customers and subscriptions (SQL); each `record_…` is one transaction that also sets users.plan."""
+
+    def user_exists(self, user_id: str) -> bool: ...
+
+    def user_for_customer(self, customer_id: str) -> str | None: ...
+
+    def customer_of(self, user_id: str) -> str | None: ...
+
+    def subscription(self, subscription_id: str) -> SubscriptionState | None: ...
+
+    def record_checkout(self, state: SubscriptionState) -> Recorded: ...
+
+    def record_subscription(self, state: SubscriptionState, price_id: str | None) -> Recorded: ...
+
+    def record_payment_failed(self, subscription_id: str, event_at: int) -> Recorded: ...
+
+
+class CreditPurchases(Protocol):
+    """Credit packs in (the ledger's one credit entry point) and refunded packs out, each once."""
+
+    def add_credit_pack(self, user_id: str, pack_id: str, units_tenths: int, created_at: int, expires_at: int, *,
+                        payment_ref: str | None = None) -> bool: ...
+
+    def withdraw_refund(self, payment_ref: str, amount: int, amount_refunded: int) -> Withdrawal | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    """A Stripe Checkout session to create: one price, for one signed-in user."""
+
+    mode: str  # "subscription" or "payment"
+    price_id: str
+    user_id: str
+    email: str
+    success_url: str
+    cancel_url: str
+    metadata: dict[str, str]
+
+
+class Payments(Protocol):
+    """Stripe's API (or, in development without a key, the local checkout page): where to send the browser."""
+
+    def checkout_url(self, request: CheckoutRequest, *, idempotency_key: str) -> str: ...
+
+    def portal_url(self, customer_id: str, return_url: str) -> str: ...

@@ -3,11 +3,13 @@
 This module is the only way in. Everything outside `adapters/sql/` (bootstrap, the migrate function,
 `enhancer-db`, the local stack, tests, bench) holds a `DatabaseUrl` — parsed once by the settings — and calls
 the functions below; which dialect stands behind the URL is decided in `_dialect` alone. The dialect modules
-(`sqlite.py` today) share one shape: `connect`, `exists`, `prepare`, `accounts`, `jobs` and `migrate_and_check`, each
-taking where the database is.
+(`sqlite.py` today) share one shape: `connect`, `exists`, `prepare`, `accounts`, `billing`, `jobs` and
+`migrate_and_check`, each taking where the database is.
 
     url.py               DatabaseUrl: the dialect and, for SQLite, the file
     accounts.py          the accounts aggregate (users, sessions) behind the `Accounts` port
+    billing.py           Stripe customers and subscriptions behind the `BillingAccounts` port, in event order
+    connections.py       one connection per thread; `watch_statements` counts round trips (bench)
     jobs.py              the jobs repository behind the `Jobs` port: conditional status moves
     schema.py            the migration files of a dialect, and the post-conditions every dialect proves
     sqlite.py            the SQLite dialect: connections, and what `_dialect` dispatches to
@@ -22,14 +24,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from enhancer.adapters.sql.connections import watch_statements
 from enhancer.adapters.sql.url import DatabaseUrl
 
 if TYPE_CHECKING:
     from enhancer.adapters.sql.accounts import SqlAccounts
+    from enhancer.adapters.sql.billing import SqlBilling
     from enhancer.adapters.sql.jobs import SqlJobs
     from enhancer.adapters.sql.schema import MigrationReport
 
-__all__ = ["DatabaseUrl", "connect", "exists", "migrate_and_check", "open_accounts", "open_jobs", "prepare"]
+__all__ = ["DatabaseUrl", "connect", "exists", "migrate_and_check", "open_accounts", "open_billing", "open_jobs",
+           "prepare", "watch_statements"]
 
 
 class _Dialect(Protocol):
@@ -38,6 +43,8 @@ class _Dialect(Protocol):
     def connect(self, where: str) -> Any: ...
 
     def accounts(self, where: str) -> SqlAccounts: ...
+
+    def billing(self, where: str) -> SqlBilling: ...
 
     def jobs(self, where: str) -> SqlJobs: ...
 
@@ -68,6 +75,12 @@ def open_accounts(url: DatabaseUrl | str) -> SqlAccounts:
     """Users and sessions in the database at `url`; connects on first use, one connection per thread."""
     dialect, where = _dialect(url)
     return dialect.accounts(where)
+
+
+def open_billing(url: DatabaseUrl | str) -> SqlBilling:
+    """Stripe customers and subscriptions in the database at `url`; one connection per thread."""
+    dialect, where = _dialect(url)
+    return dialect.billing(where)
 
 
 def open_jobs(url: DatabaseUrl | str) -> SqlJobs:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -51,28 +50,21 @@ async def post_job(request: Request, identity: CurrentIdentity, ledger: LedgerDe
 
 def _create_once(request: Request, key: str, enhancement: GenerateRequest, identity: Identity,
                  generate: GenerateDeps, deps: JobDeps) -> str:
-    from aws_lambda_powertools.utilities.idempotency.exceptions import (
-        IdempotencyAlreadyInProgressError,
-        IdempotencyValidationError,
-    )
+    from enhancer.adapters.idempotency import run_once
 
     if not key.strip() or len(key) > MAX_KEY_CHARS or not key.isprintable():
         raise ValidationFailed(f"'Idempotency-Key' must be 1 to {MAX_KEY_CHARS} printable characters",
                                details={"field": "Idempotency-Key"})
-    create, config = _idempotent_create()
-    context = request.scope.get("aws.context")
-    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        config.register_lambda_context(context)
     try:
-        result: dict[str, Any] = create(attempt={
+        result = run_once(
             # Per owner: two callers choosing the same key never meet.
-            "key": f"{identity.owner_type.value}:{identity.owner_key}:{key}",
-            "fingerprint": _fingerprint(enhancement),
-            "run": lambda: create_job(enhancement, identity, generate, deps).id})
-    except IdempotencyValidationError:
+            f"{identity.owner_type.value}:{identity.owner_key}:{key}", _fingerprint(enhancement),
+            lambda: {"jobId": create_job(enhancement, identity, generate, deps).id},
+            expires_after_seconds=IDEMPOTENCY_SECONDS, lambda_context=request.scope.get("aws.context"))
+    except Conflict as conflict:
+        if conflict.retry_after:
+            raise Conflict("A request with this Idempotency-Key is still in progress", retry_after=1) from None
         raise Conflict("This Idempotency-Key was used with a different request") from None
-    except IdempotencyAlreadyInProgressError:
-        raise Conflict("A request with this Idempotency-Key is still in progress", retry_after=1) from None
     return str(result["jobId"])
 
 
@@ -83,28 +75,3 @@ def _fingerprint(enhancement: GenerateRequest) -> str:
         sort_keys=True).encode())
     digest.update(b"\0" + (enhancement.image or b"") + b"\0" + (enhancement.upload_key or "").encode())
     return digest.hexdigest()
-
-
-def _idempotent_create() -> tuple[Any, Any]:
-    """The create wrapped in Powertools idempotency on the table (`pk`, TTL `expiresAt`); cheap to build, so
-    built per request with the current settings and the shared client."""
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
-
-    from enhancer.adapters.aws import aws_client
-    from enhancer.config import get_settings
-
-    settings = get_settings()
-    store = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="pk", expiry_attr="expiresAt",
-                                     boto3_client=aws_client("dynamodb", settings.aws_region))
-    config = IdempotencyConfig(event_key_jmespath="key", payload_validation_jmespath="fingerprint",
-                               expires_after_seconds=IDEMPOTENCY_SECONDS)
-
-    @idempotent_function(data_keyword_argument="attempt", persistence_store=store, config=config)  # type: ignore[untyped-decorator]
-    def create(attempt: dict[str, Any]) -> dict[str, Any]:
-        return {"jobId": attempt["run"]()}
-
-    return create, config

@@ -1,0 +1,27 @@
+"""What the billing routes share: this site's origin (where Stripe sends the browser back), the checkout
+dependencies, and Stripe's idempotency key per request."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from enhancer import bootstrap
+from enhancer.config import get_billing_settings
+from enhancer.services.billing import CheckoutDeps
+
+
+def base_url(request: Request) -> str:
+    """This site's origin: BASE_URL when set, else the origin the request came to."""
+    return get_billing_settings().base_url or f"{request.url.scheme}://{request.url.netloc}"
+
+
+def checkout_deps(request: Request) -> CheckoutDeps:
+    origin = base_url(request)
+    return CheckoutDeps(payments=bootstrap.payments(origin), prices=get_billing_settings().price_tables(),
+                        base_url=origin)
+
+
+def request_id(request: Request) -> str:
+    """API Gateway's request id: a retried delivery of one request creates one checkout session."""
+    context = request.scope.get("aws.event", {}).get("requestContext", {})
+    return str(context.get("requestId") or id(request))

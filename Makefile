@@ -89,7 +89,7 @@ lock: $(VENV)/.installed
 	$(UV) pip compile -q pyproject.toml --extra dev --extra local --no-emit-package opencv-python \
 	  --python-version 3.11 -o requirements/dev.lock
 	$(UV) pip compile -q pyproject.toml --python-version 3.11 --no-header --no-annotate \
-	  --no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer \
+	  --no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer -c requirements/dev.lock \
 	  -o layers/core/requirements.txt
 	printf 'aws-sam-cli==1.170.0\nstatelint==3.1.0\n' | $(UV) pip compile -q - --python-version 3.11 \
 	  -o requirements/tools.lock

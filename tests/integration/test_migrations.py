@@ -24,7 +24,7 @@ def database(tmp_path):
 
 
 def test_migrations_keep_the_old_numbering():
-    assert [m.version for m in migrations()] == ["0000", "0001", "0008", "0009", "0011", "0012", "0013"]
+    assert [m.version for m in migrations()] == ["0000", "0001", "0008", "0009", "0011", "0012", "0013", "0014"]
 
 
 def test_a_fresh_database_passes_the_check(database, capsys):
@@ -219,7 +219,8 @@ def test_0013_keeps_the_jobs_a_database_at_0012_holds(tmp_path, monkeypatch):
 
     report = sql.migrate_and_check(url(path), apply=True)
 
-    assert report.applied == ["0013_add_job_workflow_columns.sql"] and report.problems == []
+    assert report.applied == ["0013_add_job_workflow_columns.sql", "0014_add_subscription_event_order.sql"]
+    assert report.problems == []
     with sql.connect(url(path)) as conn:
         after = conn.execute("SELECT * FROM ai_jobs ORDER BY id").fetchall()
         added = conn.execute("SELECT mode, reservation_json, cost_tenths, execution_arn, error_type, started_at, "

@@ -5,7 +5,8 @@ A prediction fetches its input image (`input.image` or `input.img`, an http URL 
 waits `delay` seconds and succeeds with `output` = a URL on this server serving those bytes unchanged. `mode`
 makes it misbehave instead (MODES). Every request received and every webhook delivered is recorded.
 
-Knobs: the attributes `delay`, `mode` and `failure_error` (settable while it runs), and for `make dev`
+Knobs: the attributes `delay`, `mode`, `failure_error` and `max_hold` (the longest a `Prefer: wait` create is
+held, in seconds; Replicate's own cap is 60), all settable while it runs, and for `make dev`
 (`LOCAL_REPLICATE=fake`, see `use_fake_replicate`) the variables LOCAL_REPLICATE_DELAY and LOCAL_REPLICATE_MODE.
 """
 
@@ -105,6 +106,7 @@ class FakeReplicate:
         self.delay = delay
         self.mode = mode
         self.failure_error = "fake model failure"
+        self.max_hold: float = MAX_PREFER_WAIT_SECONDS
         self._predictions: dict[str, _Prediction] = {}
         self._requests: list[RecordedRequest] = []
         self._deliveries: list[WebhookDelivery] = []
@@ -462,7 +464,7 @@ def _make_handler(fake: FakeReplicate) -> type[BaseHTTPRequestHandler]:
             status, answer, prediction = fake.create(payload, model)
             hold = _prefer_wait(self.headers.get("Prefer"))
             if prediction is not None and hold:
-                answer = fake.wait_for(prediction, hold)
+                answer = fake.wait_for(prediction, min(hold, fake.max_hold))
             self._json(status, answer)
 
         def _json(self, status: int, payload: dict[str, Any]) -> None:

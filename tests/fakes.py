@@ -5,7 +5,7 @@ can assert the order of effects across ports."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 
@@ -16,7 +16,14 @@ from enhancer.domain.jobs import ACTIVE, MOVES_FROM, Job, JobError, JobStatus, P
 from enhancer.domain.plans import Entitlements
 from enhancer.domain.quota import ChargeSplit, Reservation
 from enhancer.domain.usage import UsageSnapshot
-from enhancer.services.ports import AccountRecord, EnhancedImage, ObjectInfo, SourceImage, StoredObject
+from enhancer.services.ports import (
+    AccountRecord,
+    EnhancedImage,
+    ObjectInfo,
+    Prediction,
+    SourceImage,
+    StoredObject,
+)
 
 
 @dataclass
@@ -158,6 +165,41 @@ class FakeProvider:
         if self.error is not None:
             raise self.error
         return EnhancedImage(data=self.output, content_type="image/png")
+
+
+class FakeRemoteProvider:
+    """A RemoteProvider: predictions `p-1`, `p-2`, … that stay `processing` until a test sets `statuses[id]`, and
+    whose output is `image`; `during_start` runs inside `start`, as what happens while the create is in flight."""
+
+    needs_source_url = True
+
+    def __init__(self, journal: Journal | None = None, *, image: bytes = b"", name: str = "replicate") -> None:
+        self.journal = journal or Journal()
+        self.image, self.name = image, name
+        self.statuses: dict[str, str] = {}
+        self.canceled: list[str] = []
+        self.during_start: Callable[[], object] | None = None
+
+    def start(self, model, options, image_url: str, *, webhook: str | None,  # type: ignore[no-untyped-def]
+              deadline: float | None) -> Prediction:
+        prediction_id = f"p-{len(self.statuses) + 1}"
+        self.journal.add("provider.start", prediction_id)
+        self.statuses[prediction_id] = "processing"
+        if self.during_start is not None:
+            self.during_start()
+        return Prediction(prediction_id, "processing")
+
+    def poll(self, prediction_id: str, *, deadline: float | None) -> Prediction:
+        return Prediction(prediction_id, self.statuses[prediction_id])
+
+    def cancel(self, prediction_id: str, *, deadline: float | None) -> None:
+        self.journal.add("provider.cancel", prediction_id)
+        self.canceled.append(prediction_id)
+        self.statuses[prediction_id] = "canceled"
+
+    def output(self, model, prediction: Prediction, *,  # type: ignore[no-untyped-def]
+               deadline: float | None) -> EnhancedImage:
+        return EnhancedImage(data=self.image, content_type="image/png")
 
 
 def header_checker(data: bytes, *, max_pixels: int) -> ImageHeader:

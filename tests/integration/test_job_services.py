@@ -36,7 +36,15 @@ from enhancer.services.jobs import (
     owned_job,
 )
 from enhancer.services.ports import Prediction
-from tests.fakes import FakeImageStore, FakeLedger, FakeProvider, FakeTaskTokens, FakeWorkflow, header_checker
+from tests.fakes import (
+    FakeImageStore,
+    FakeLedger,
+    FakeProvider,
+    FakeRemoteProvider,
+    FakeTaskTokens,
+    FakeWorkflow,
+    header_checker,
+)
 from tests.unit.test_unit_generate_service import GUEST, ORIGINAL, RESULT, USER
 
 
@@ -265,6 +273,52 @@ def test_a_generate_cut_short_by_its_deadline_becomes_a_job_charged_once(tmp_pat
     assert job.prediction_id == "p-1" and job.mode is RunMode.POLL and job.status is JobStatus.QUEUED
     assert world.workflow.started[job.id]["prediction"] == {"id": "p-1"}
     assert len(world.ledger.reserved) == 1 and world.ledger.given_back == []
+
+
+def test_the_polled_start_creates_one_prediction_and_a_retried_start_reuses_it(tmp_path):
+    world = World(tmp_path, provider=FakeRemoteProvider(image=RESULT))
+    job = world.create()
+
+    first = job_workflow.start_prediction(world.tasks, job.id, task_token=None, timeout_seconds=900,
+                                          deadline=deadline())
+    retried = job_workflow.start_prediction(world.tasks, job.id, task_token=None, timeout_seconds=900,
+                                            deadline=deadline())
+
+    assert first.id == retried.id == "p-1" and list(world.provider.statuses) == ["p-1"]
+    stored = world.jobs.get(job.id)
+    assert stored.status is JobStatus.PROCESSING and stored.prediction_id == "p-1"
+    world.provider.statuses["p-1"] = "succeeded"
+    assert job_workflow.check_prediction(world.tasks, job.id, deadline()).done
+
+
+def test_a_cancel_while_the_create_is_in_flight_cancels_the_prediction_it_made(tmp_path):
+    world = World(tmp_path, provider=FakeRemoteProvider(image=RESULT))
+    job = world.create()
+    canceled = []
+    # The owner's cancel lands while Replicate holds the create: the job has no prediction id to cancel yet.
+    world.provider.during_start = lambda: canceled.append(cancel_job(job.id, GUEST, world.deps,
+                                                                     lambda: world.provider))
+
+    with pytest.raises(JobEnded):
+        job_workflow.start_prediction(world.tasks, job.id, task_token=None, timeout_seconds=900,
+                                      deadline=deadline())
+
+    assert canceled[0].status is JobStatus.CANCELED and canceled[0].prediction_id is None
+    assert world.provider.canceled == ["p-1"]  # by the task, once the create answered
+    assert world.jobs.get(job.id).status is JobStatus.CANCELED
+    assert world.ledger.given_back == [job.reservation] and world.ledger.settled == []
+
+
+def test_a_cancel_after_the_create_cancels_the_recorded_prediction_itself(tmp_path):
+    world = World(tmp_path, provider=FakeRemoteProvider(image=RESULT))
+    job = world.create()
+    job_workflow.start_prediction(world.tasks, job.id, task_token=None, timeout_seconds=900, deadline=deadline())
+
+    cancel_job(job.id, GUEST, world.deps, lambda: world.provider)
+
+    assert world.provider.canceled == ["p-1"]
+    with pytest.raises(JobEnded):  # the poll loop's next check
+        job_workflow.check_prediction(world.tasks, job.id, deadline())
 
 
 def test_the_webhook_resumes_a_waiting_execution_once(tmp_path):

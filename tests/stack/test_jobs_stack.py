@@ -1,75 +1,30 @@
 """Jobs over HTTP against the local stack, through the template's own state machine in moto: the local engine
 (no token), and Replicate faked at the HTTP layer (local/fake_replicate.py, in this process, so each test
-decides how its predictions end) on the webhook path and the poll path."""
+decides how its predictions end) on the webhook path (the poll path: test_jobs_poll_stack.py)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 
-import boto3
 import httpx
 import pytest
 
 from local.aws import free_port
 from local.fake_replicate import ECHO, FAIL, HOLD, FakeReplicate
-from local.samples import png_bytes
 from tests.local_stack import running_stack
 from tests.stack.conftest import client_from
-
-_sources = (f"127.1.{n // 250}.{n % 250 + 2}" for n in range(10_000))
-TOKEN = "t" * 32
-FINAL = ("succeeded", "failed", "canceled")
-
-
-def unsafe(client: httpx.Client) -> dict[str, str]:
-    client.cookies.set("csrf_token", TOKEN)
-    return {"Origin": str(client.base_url).rstrip("/"), "X-CSRF-Token": TOKEN}
-
-
-def create(client: httpx.Client, *, size: int = 48, headers: dict[str, str] | None = None,
-           path: str = "/api/ai-image/jobs", **fields: str) -> httpx.Response:
-    return client.post(path, headers={**unsafe(client), **(headers or {})},
-                       data={"model": "real-esrgan", **fields},
-                       files={"image": ("photo.png", png_bytes(size, size), "image/png")})
-
-
-def wait_for(client: httpx.Client, job_id: str, statuses=FINAL, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        answer = client.get(f"/api/ai-image/jobs/{job_id}")
-        assert answer.status_code == 200, answer.text
-        job = answer.json()["data"]
-        if job["status"] in statuses:
-            return job
-        time.sleep(0.6)  # 100 a minute at most: the poll limiter allows 120 per client
-    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
-
-
-def daily_used(client: httpx.Client) -> int:
-    return client.get("/api/ai-image/usage").json()["data"]["usage"]["used"]
-
-
-def path_of(url: str) -> str:
-    return "/" + url.split("/", 3)[3]
-
-
-def stepfunctions(stack: dict):
-    return boto3.client("stepfunctions", endpoint_url=stack["awsEndpoint"], region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-def execution(stack: dict, job_id: str) -> dict:
-    sfn = stepfunctions(stack)
-    arn = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"].replace(":stateMachine:", ":execution:")
-    return sfn.describe_execution(executionArn=f"{arn}:{job_id}")
-
-
-def entered_states(stack: dict, job_id: str) -> list[str]:
-    sfn = stepfunctions(stack)
-    events = sfn.get_execution_history(executionArn=execution(stack, job_id)["executionArn"])["events"]
-    return [e["type"] for e in events if e["type"].endswith("StateEntered")]
-
+from tests.stack.jobs import (
+    create,
+    daily_used,
+    entered_states,
+    execution,
+    path_of,
+    prediction_of,
+    sources,
+    unsafe,
+    wait_for,
+)
 
 # --- the local engine ---------------------------------------------------------------------------------------
 
@@ -83,14 +38,14 @@ def test_a_guests_job_succeeds_and_its_result_is_the_owners_alone(stack, client)
     result = client.get(path_of(job["output"]["url"]))
     assert result.status_code == 200 and result.headers["content-type"] == "image/png"
     assert result.content.startswith(b"\x89PNG")
-    with client_from(next(_sources), stack["url"]) as stranger:
+    with client_from(next(sources), stack["url"]) as stranger:
         assert stranger.get(path_of(job["output"]["url"])).status_code == 403
         assert stranger.get(f"/api/ai-image/jobs/{job['id']}").status_code == 403
 
 
 def test_pages_of_two_walk_the_callers_own_jobs_newest_first(stack, client):
     ids = [create(client).json()["data"]["id"] for _ in range(3)]
-    with client_from(next(_sources), stack["url"]) as other:
+    with client_from(next(sources), stack["url"]) as other:
         create(other)
 
     seen, cursor = [], None
@@ -151,18 +106,8 @@ def replicate_stack(fake, tmp_path_factory) -> Iterator[dict]:
 @pytest.fixture
 def remote(replicate_stack, fake) -> Iterator[httpx.Client]:
     fake.mode, fake.delay = ECHO, 0.2
-    with client_from(next(_sources), replicate_stack["url"]) as http:
+    with client_from(next(sources), replicate_stack["url"]) as http:
         yield http
-
-
-def _prediction_of(fake: FakeReplicate, before: set[str], timeout: float = 10) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        new = set(fake.prediction_ids()) - before
-        if new:
-            return new.pop()
-        time.sleep(0.05)
-    raise AssertionError("no prediction was created")
 
 
 def test_a_job_on_the_webhook_path_takes_at_most_four_state_transitions(replicate_stack, remote, fake):
@@ -179,7 +124,7 @@ def test_cancel_ends_the_job_once_and_a_later_result_leaves_it_canceled(replicat
     fake.mode = HOLD
     before, used = set(fake.prediction_ids()), daily_used(remote)
     job_id = create(remote).json()["data"]["id"]
-    prediction_id = _prediction_of(fake, before)
+    prediction_id = prediction_of(fake, before)
     assert daily_used(remote) == used + 1
 
     canceled = remote.post(f"/api/ai-image/jobs/{job_id}/cancel", headers=unsafe(remote))
@@ -215,7 +160,7 @@ def test_forged_and_stale_webhooks_are_refused_and_leave_the_job_alone(remote, f
     fake.mode = HOLD
     before = set(fake.prediction_ids())
     job_id = create(remote).json()["data"]["id"]
-    prediction_id = _prediction_of(fake, before)
+    prediction_id = prediction_of(fake, before)
     wait_for(remote, job_id, statuses=("processing",))
 
     forged = fake.deliver_webhook(prediction_id, secret="whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB")

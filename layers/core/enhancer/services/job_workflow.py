@@ -143,7 +143,22 @@ def start_prediction(deps: WorkflowDeps, job_id: str, *, task_token: str | None,
     image_url = deps.store.presigned_get_url(job.input_key, SOURCE_URL_SECONDS)
     prediction = remote.start(model, options, image_url, webhook=webhook, deadline=deadline)
     deps.jobs.record(job.id, prediction_id=prediction.id, at=now_iso(time.time()))
+    _cancel_if_ended(deps, job.id, prediction.id, remote)
     return prediction
+
+
+def _cancel_if_ended(deps: WorkflowDeps, job_id: str, prediction_id: str, remote: RemoteProvider) -> None:
+    """A job canceled while its create was in flight: the cancel found no prediction to cancel, so this does it.
+    The prediction id is recorded before the job is read again, and a cancel moves the job before reading it for
+    the id, so one of the two always sees the other (both may; a second cancel is harmless)."""
+    current = deps.jobs.get(job_id)
+    if current is not None and not current.status.is_terminal:
+        return
+    try:
+        remote.cancel(prediction_id, deadline=time.monotonic() + 5)
+    except Exception:
+        logger.exception("prediction_cancel_failed", extra={"job_id": job_id})
+    raise JobEnded("The job ended while its prediction was being created")
 
 
 def check_prediction(deps: WorkflowDeps, job_id: str, deadline: float) -> Prediction:

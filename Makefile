@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := libvulkan1 libomp5
 TEST_PACKAGES := chromium
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test setup system-deps test-deps lint lint-python lint-types lint-template build bench smoke lock migrate db-check clean
+.PHONY: dev test setup system-deps test-deps lint lint-python lint-types lint-template build bench smoke stripe-event lock migrate db-check clean
 
 dev: setup ## set everything up, then serve the product at http://127.0.0.1:$${PORT:-8787}
 	$(PY) -m local
@@ -77,6 +77,10 @@ bench: setup ## cold import per function against its floor, heavy libraries each
 
 smoke: setup ## post-deploy smoke check against SMOKE_URL (default: the local stack); SMOKE_ARGS adds options
 	$(PY) -m ops.smoke --url $${SMOKE_URL:-http://127.0.0.1:$${PORT:-8787}} $(SMOKE_ARGS)
+
+stripe-event: setup ## sign the Stripe event in EVENT (a JSON file) and deliver it to the running local stack's webhook
+	@test -n "$(EVENT)" || { echo "usage: make stripe-event EVENT=path/to/event.json" >&2; exit 2; }
+	$(PY) -m local.stripe_events send "$(EVENT)"
 
 migrate: setup ## apply pending SQL migrations to DATABASE_URL
 	$(VENV)/bin/enhancer-db migrate

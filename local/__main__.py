@@ -52,6 +52,24 @@ def _use_fake_replicate(public_url: str) -> FakeReplicate:
     return use_fake_replicate(public_url if os.environ.get("LOCAL_REPLICATE_WEBHOOKS", "1") != "0" else None)
 
 
+def _use_development_billing() -> None:
+    """Without a Stripe key, checkout goes to the development checkout page (local/dev_checkout.py): its price
+    tables and webhook secret default to development values so the whole upgrade flow works out of the box.
+    With a key (a test key and `stripe listen`), the real ones must be set."""
+    if os.environ.get("STRIPE_SECRET") or os.environ.get("STRIPE_SECRET_PARAMETER"):
+        return
+    from enhancer.domain.billing import PACK_SIZES, PAID_PLANS
+    from local.stripe_events import DEVELOPMENT_WEBHOOK_SECRET
+
+    os.environ.setdefault("STRIPE_WEBHOOK_SECRET", DEVELOPMENT_WEBHOOK_SECRET)
+    os.environ.setdefault("PRICING_TABLE", json.dumps({p.value: f"price_dev_{p.value}" for p in PAID_PLANS}))
+    os.environ.setdefault("PRICING_TABLE_ANNUAL",
+                          json.dumps({p.value: f"price_dev_{p.value}_annual" for p in PAID_PLANS}))
+    os.environ.setdefault("CREDITS_PRICING_TABLE",
+                          json.dumps({str(n): f"price_dev_credits_{n}" for n in PACK_SIZES}))
+    os.environ.setdefault("PUBLIC_ENABLE_CREDITS_CTA", "true")
+
+
 def _start_workflow() -> str:
     """The job workflow in moto (local/workflow.py); it sets STATE_MACHINE_ARN, before any handler loads."""
     from local.workflow import WorkflowNotInTemplate, start_workflow
@@ -83,6 +101,8 @@ def main() -> int:
     state_file.parent.mkdir(parents=True, exist_ok=True)
     if not (os.environ.get("OWNER_KEY_SECRET") or os.environ.get("OWNER_KEY_SECRET_PARAMETER")):
         _use_local_owner_key_secret(state_file.parent)
+    if os.environ["ENVIRONMENT"] == "development":
+        _use_development_billing()
     fake_replicate = None
     if os.environ.get("LOCAL_REPLICATE") == "fake":
         fake_replicate = _use_fake_replicate(f"http://{host}:{port}")
@@ -108,6 +128,12 @@ def main() -> int:
 
         routes.append(HttpRoute("DevLoginFunction", "ANY", "/api/dev/login", ROOT / "local", "dev_login.handler"))
         handlers["DevLoginFunction"] = dev_login.handler
+        from enhancer.adapters.dev_checkout import CHECKOUT_PATH, PORTAL_PATH
+        from local import dev_checkout
+
+        for path in (CHECKOUT_PATH, PORTAL_PATH):
+            routes.append(HttpRoute("DevCheckoutFunction", "ANY", path, ROOT / "local", "dev_checkout.handler"))
+        handlers["DevCheckoutFunction"] = dev_checkout.handler
     gateway = Gateway(routes, handlers, ROOT / "web", upload_origin=aws.endpoint)
     server = serve(gateway, host, port, quiet=os.environ.get("GATEWAY_QUIET") == "1")
 

@@ -54,4 +54,4 @@ class DevelopmentPayments:
     def portal_url(self, customer_id: str, return_url: str) -> str:
         from urllib.parse import urlencode
 
-        return f"{self._base_url}{PORTAL_PATH}?{urlencode({'customer': customer_id, 'return': return_url})}"
+        return f"{self._base_url}{PORTAL_PATH}?{urlencode({'customer': customer_id, 'back': return_url})}"

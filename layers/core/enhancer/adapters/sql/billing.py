@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from enhancer.adapters.sql.connections import PerThreadConnection
-from enhancer.domain.billing import Recorded, SubscriptionState, plan_after, supersedes
+from enhancer.domain.billing import ENDED_SUBSCRIPTION_STATUSES, Recorded, SubscriptionState, plan_after, supersedes
 from enhancer.domain.plans import Plan, parse_plan
 
 
@@ -52,6 +52,14 @@ class SqlBilling(PerThreadConnection):
         return SubscriptionState(id=row[0], user_id=row[1], customer_id=row[2], plan=parse_plan(row[3]),
                                  status=row[4], current_period_end=row[5], cancel_at_period_end=bool(row[6]),
                                  event_at=row[7] or 0)
+
+    def current_subscription(self, customer_id: str) -> SubscriptionState | None:
+        """The customer's newest subscription that has not ended (the development portal's view)."""
+        ended = sorted(ENDED_SUBSCRIPTION_STATUSES)
+        row = self._conn.execute(
+            f"SELECT id FROM subscriptions WHERE customer_id = ? AND status NOT IN ({', '.join('?' * len(ended))}) "  # noqa: S608
+            "ORDER BY last_event_at DESC, id LIMIT 1", (customer_id, *ended)).fetchone()
+        return self.subscription(row[0]) if row else None
 
     def record_checkout(self, state: SubscriptionState) -> Recorded:
         """A completed subscription checkout: the customer linked to the user, the subscription stored unless a

@@ -27,6 +27,7 @@ async function loadUsage() {
     show("daily", `${data.usage.used} of ${data.usage.limit} images`);
     show("monthly", `${data.monthlyUsage.used} of ${data.monthlyUsage.limit} credits`);
     show("maxUpscale", `×${data.entitlements.maxUpscale}`);
+    show("credits", data.ownerType === "user" ? `${(data.creditsBalanceTenths ?? 0) / 10}` : "sign in to buy credits");
     entitlements = data.entitlements;
     showOptions();
     error.hidden = true;
@@ -145,6 +146,43 @@ async function enhance(event) {
   await loadUsage();
 }
 
+// Checkout answers the URL of Stripe's page (in development without a key, the local checkout page).
+async function checkout(path, payload, event) {
+  event.preventDefault();
+  const status = document.getElementById("billing-status");
+  try {
+    const data = await api(path, {
+      method: "POST",
+      headers: unsafeHeaders({ "Content-Type": "application/json" }),
+      body: JSON.stringify({ ...payload, returnTo: "/" }),
+    });
+    location.assign(data.url);
+  } catch (e) {
+    status.textContent = e.message;
+  }
+}
+
+const BILLING_MESSAGES = {
+  success: "Payment received: your plan is updated.",
+  canceled: "Checkout canceled: nothing was charged.",
+  no_customer: "There is no billing account yet: choose a plan first.",
+};
+
+function showBillingOutcome() {
+  const query = new URLSearchParams(location.search);
+  const outcome = query.get("billing") ?? (query.get("credits") === "1" ? "success" : query.get("credits"));
+  const message = BILLING_MESSAGES[outcome];
+  if (message) document.getElementById("billing-status").textContent = message;
+}
+
+document.getElementById("plan-form").addEventListener("submit", (event) => {
+  const form = new FormData(event.target);
+  checkout("/api/billing/session", { plan: form.get("plan"), interval: form.get("interval") }, event);
+});
+document.getElementById("credits-form").addEventListener("submit", (event) => {
+  checkout("/api/billing/credits", { pack: Number(new FormData(event.target).get("pack")) }, event);
+});
+showBillingOutcome();
 document.getElementById("signin-form").addEventListener("submit", signIn);
 document.getElementById("enhance-form").addEventListener("submit", enhance);
 loadModels();

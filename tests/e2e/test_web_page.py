@@ -54,3 +54,27 @@ def test_a_refusal_is_shown_to_the_user(page: Any, tmp_path):
 
     expect(page.locator("#enhance-status")).to_contain_text("not a JPEG, PNG or WebP", timeout=15_000)
     expect(page.locator('[data-field="daily"]')).to_have_text("0 of 3 images")
+
+
+def test_a_free_user_upgrades_to_pro_on_the_development_checkout_page(page: Any):
+    page.fill('#signin-form input[name="email"]', "browser-upgrade@example.com")
+    page.select_option('#signin-form select[name="plan"]', "free")
+    page.click("#signin-form button[type=submit]")
+    expect(page.locator('[data-field="owner"]')).to_have_text("signed in, free plan")
+
+    page.select_option('#plan-form select[name="plan"]', "pro")
+    page.click("#plan-form button[type=submit]")
+    page.wait_for_url("**/dev/checkout?session=*")
+    expect(page.locator("main")).to_contain_text("pro plan")
+    page.click("text=Pay")
+
+    page.wait_for_url("**/?billing=success")
+    expect(page.locator("#billing-status")).to_have_text("Payment received: your plan is updated.")
+    expect(page.locator('[data-field="owner"]')).to_have_text("signed in, pro plan")
+    expect(page.locator('[data-field="daily"]')).to_have_text("0 of 30 images")
+
+
+def test_a_guest_who_tries_to_upgrade_is_told_to_sign_in(page: Any):
+    page.click("#plan-form button[type=submit]")
+    expect(page.locator("#billing-status")).not_to_be_empty()
+    assert page.url.endswith("/")

@@ -1,4 +1,4 @@
-"""`make bench`: performance figures compared as ratios measured in one run (docs/architecture.md §9), never as
+"""`make bench`: performance figures compared as ratios measured in one run (docs/architecture.md §10), never as
 timed tests.
 
 Each section is a module with `NAME`, `TITLE` and `run(ctx) -> SectionResult` (see `bench.sections`);

@@ -15,7 +15,7 @@ from bench.sections import SECTIONS
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench",
-                                     description="Performance budgets (docs/architecture.md §9).")
+                                     description="Performance budgets (docs/architecture.md §10).")
     parser.add_argument("--only", action="append", choices=sorted(SECTIONS), help="run only this section (repeatable)")
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per target; the best is kept (7)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a section misses its budget")

@@ -1,4 +1,4 @@
-"""Cold import per function against its floor, and the heavy libraries each one loads (docs/architecture.md §9).
+"""Cold import per function against its floor, and the heavy libraries each one loads (docs/architecture.md §10).
 
 For every function in template.yaml (its CodeUri and Handler), a fresh interpreter imports the handler
 module and builds the handler, the way the Lambda runtime does at init. The floor is a fresh interpreter

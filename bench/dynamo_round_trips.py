@@ -1,4 +1,4 @@
-"""DynamoDB round trips per generate request (docs/architecture.md §9: at most 3 on the hot path), counted, not timed.
+"""DynamoDB round trips per generate request (docs/architecture.md §10: at most 3 on the hot path), counted, not timed.
 
 A worker interpreter runs the real GenerateFunction handler against moto (table and bucket built from
 template.yaml's definitions), with hooks on the handler's shared boto3 clients counting every API call

@@ -1,5 +1,5 @@
 """Per-request overhead of the real handlers with AWS answered instantly in-process
-(docs/architecture.md §9: median < 3 ms).
+(docs/architecture.md §10: median < 3 ms).
 
 A worker interpreter loads each function's handler the way `local/gateway.py` does, installs canned AWS
 replies on the shared boto3 clients (`bench.aws_stub`), warms every handler up, then times whole invocations

@@ -449,7 +449,7 @@ def run(ctx: Context) -> SectionResult:
     first, replay = by_name["idempotent_first"], by_name["idempotent_replay"]
     notes += [
         f"Round trips per create: a signed-in user's takes {user['dynamodb_calls']} DynamoDB calls and a guest's "
-        f"{guest['dynamodb_calls']}, as generate's hot path (3 and 5 in `dynamo_round_trips`, where docs §9 set "
+        f"{guest['dynamodb_calls']}, as generate's hot path (3 and 5 in `dynamo_round_trips`, where docs §10 set "
         f"that budget; none is set for jobs): the rate limit (aiJobs), the daily window, the monthly allowance and, "
         f"for a guest, the two guest caps. Then one S3 PutObject (the original), one StartExecution, and SQL: "
         f"the job's INSERT and the UPDATE recording its execution ARN, plus, for a signed-in user, the session "

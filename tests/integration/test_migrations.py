@@ -193,6 +193,15 @@ def test_a_missing_job_column_fails_the_check_and_names_it(database):
     assert "column ai_jobs.reservation_json is missing" in problems
 
 
+def test_a_subscriptions_table_without_the_event_order_columns_fails_the_check(database):
+    with sql.connect(url(database)) as conn:
+        conn.execute("ALTER TABLE subscriptions DROP COLUMN last_event_at")
+
+    problems = sql.migrate_and_check(url(database), apply=False).problems
+
+    assert problems == ["column subscriptions.last_event_at is missing"]
+
+
 def _database_at_0012(path, monkeypatch):
     """A database the way the previous release left it: every migration up to 0012 applied."""
     from enhancer.adapters.sql import sqlite_migrator

@@ -58,4 +58,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
                 "reservation_json", "cost_tenths", "input_r2_key", "input_content_type", "input_size",
                 "output_r2_key", "provider_job_id", "execution_arn", "status", "error_type", "error_message",
                 "created_at", "updated_at", "started_at", "completed_at", "canceled_at", "deadline_at"),
+    "stripe_customers": ("user_id", "customer_id", "created_at"),
+    "subscriptions": ("id", "user_id", "customer_id", "plan", "status", "current_period_end",
+                      "cancel_at_period_end", "last_event_at", "price_id", "created_at", "updated_at"),
 }

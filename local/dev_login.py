@@ -13,7 +13,7 @@ from enhancer.config import get_settings
 from enhancer.domain.errors import NotFound
 from enhancer.domain.plans import Plan
 from enhancer.entrypoints import http_handler
-from enhancer.http.cookies import SESSION_COOKIES, SESSION_MAX_AGE, cookie_header, queue_cookie
+from enhancer.http.cookies import SESSION_MAX_AGE, queue_session_cookies
 from enhancer.http.envelope import success
 
 router = APIRouter()
@@ -31,12 +31,7 @@ async def dev_login(body: DevLogin, request: Request) -> Response:
     accounts = bootstrap.accounts()
     account = accounts.upsert_user(body.email, body.plan.value)
     session_id = accounts.create_session(account.user_id, int(time.time()) + SESSION_MAX_AGE)
-    secure = request.url.scheme == "https"
-    host_cookie, plain_cookie = SESSION_COOKIES
-    if secure:
-        queue_cookie(request.scope, cookie_header(host_cookie, session_id, max_age=SESSION_MAX_AGE,
-                                                  secure=True, same_site="Strict"))
-    queue_cookie(request.scope, cookie_header(plain_cookie, session_id, max_age=SESSION_MAX_AGE, secure=secure))
+    queue_session_cookies(request.scope, session_id, secure=request.url.scheme == "https")
     return success({"user": {"id": account.user_id, "email": account.email, "plan": account.user_plan}})
 
 

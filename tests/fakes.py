@@ -107,6 +107,12 @@ class FakeImageStore:
             raise OSError("the fake store refused this delete")
         self.objects.pop(key, None)
 
+    def delete_prefix(self, prefix: str) -> int:
+        keys = [key for key in self.objects if key.startswith(prefix)]
+        for key in keys:
+            self.delete(key)
+        return len(keys)
+
     def presigned_get_url(self, key: str, expires_in: int) -> str:
         return f"https://bucket.s3.example/{key}?X-Amz-Expires={expires_in}"
 

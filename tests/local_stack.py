@@ -26,8 +26,9 @@ def running_stack(workdir: Path, port: int | None = None, **environment: str) ->
     state_file = workdir / "stack.json"
     env = {**os.environ, "PORT": str(port), "ENVIRONMENT": "development", "GATEWAY_QUIET": "1",
            "DATABASE_URL": f"sqlite:///{workdir / 'enhancer.db'}", "LOCAL_STATE_FILE": str(state_file)}
-    for name in ("AWS_ENDPOINT_URL", "OWNER_KEY_SECRET", "OWNER_KEY_SECRET_PARAMETER", "ALLOWED_ORIGINS", "STRIPE_SECRET",
-                 "STRIPE_WEBHOOK_SECRET", "PRICING_TABLE", "PRICING_TABLE_ANNUAL", "CREDITS_PRICING_TABLE",
+    for name in ("AWS_ENDPOINT_URL", "OWNER_KEY_SECRET", "OWNER_KEY_SECRET_PARAMETER", "ALLOWED_ORIGINS",
+                 "STRIPE_SECRET", "STRIPE_WEBHOOK_SECRET", "PRICING_TABLE", "PRICING_TABLE_ANNUAL",
+                 "CREDITS_PRICING_TABLE", "COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "COGNITO_DOMAIN",
                  "TABLE_NAME", "BUCKET_NAME", "STATE_MACHINE_ARN", "PUBLIC_API_URL", "LOCAL_REPLICATE"):
         env.pop(name, None)
     env.update(environment)

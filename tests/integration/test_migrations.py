@@ -24,7 +24,7 @@ def database(tmp_path):
 
 
 def test_migrations_keep_the_old_numbering():
-    assert [m.version for m in migrations()] == ["0000", "0001", "0008", "0009", "0011", "0012", "0013", "0014"]
+    assert [m.version for m in migrations()] == ["0000", "0001", "0008", "0009", "0011", "0012", "0013", "0014", "0015"]
 
 
 def test_a_fresh_database_passes_the_check(database, capsys):
@@ -65,8 +65,9 @@ def test_a_wrong_plan_default_fails(tmp_path):
             PRAGMA foreign_keys = OFF;
             CREATE TABLE users_new (id TEXT PRIMARY KEY, name TEXT NOT NULL, username TEXT NOT NULL UNIQUE,
               full_name TEXT, email TEXT NOT NULL UNIQUE, image TEXT,
-              created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, plan TEXT DEFAULT 'pro');
+              created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, plan TEXT DEFAULT 'pro', cognito_sub TEXT);
             DROP TABLE users; ALTER TABLE users_new RENAME TO users;
+            CREATE UNIQUE INDEX idx_users_cognito_sub ON users(cognito_sub);
         """)
     problems = sql.migrate_and_check(url(path), apply=False).problems
 
@@ -228,7 +229,8 @@ def test_0013_keeps_the_jobs_a_database_at_0012_holds(tmp_path, monkeypatch):
 
     report = sql.migrate_and_check(url(path), apply=True)
 
-    assert report.applied == ["0013_add_job_workflow_columns.sql", "0014_add_subscription_event_order.sql"]
+    assert report.applied == ["0013_add_job_workflow_columns.sql", "0014_add_subscription_event_order.sql",
+                              "0015_add_users_cognito_sub.sql"]
     assert report.problems == []
     with sql.connect(url(path)) as conn:
         after = conn.execute("SELECT * FROM ai_jobs ORDER BY id").fetchall()

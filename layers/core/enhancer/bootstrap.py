@@ -20,6 +20,7 @@ from enhancer.adapters.sql import open_accounts, open_jobs
 from enhancer.adapters.sql.accounts import SqlAccounts
 from enhancer.config import (
     DEVELOPMENT_OWNER_KEY_SECRET,
+    get_auth_settings,
     get_billing_settings,
     get_enhancement_settings,
     get_job_settings,
@@ -30,7 +31,9 @@ from enhancer.observability import logger
 from enhancer.services.ports import Jobs, Payments, Provider, RemoteProvider, Workflow, as_remote
 
 if TYPE_CHECKING:
+    from enhancer.adapters.cognito import CognitoDirectory
     from enhancer.adapters.sql.billing import SqlBilling
+    from enhancer.services.account import AccountDeps
     from enhancer.services.billing import BillingDeps
     from enhancer.services.job_workflow import WorkflowDeps
     from enhancer.services.jobs import JobDeps
@@ -118,6 +121,23 @@ def payments(base_url: str) -> Payments:
     raise ServiceUnavailable(NOT_CONFIGURED)
 
 
+def account_deps(base_url: str) -> AccountDeps:
+    """What deleting an account touches: its rows, its Stripe subscriptions, images, counters, Cognito user."""
+    from enhancer.services.account import AccountDeps
+
+    return AccountDeps(rows=accounts(), subscriptions=billing_accounts(), payments=lambda: payments(base_url),
+                       store=image_store(), counters=ledger(), directory=cognito_directory)
+
+
+def cognito_directory() -> CognitoDirectory | None:
+    from enhancer.adapters.cognito import CognitoDirectory
+
+    settings = get_auth_settings()
+    if not settings.cognito_user_pool_id:
+        return None
+    return CognitoDirectory(aws_client("cognito-idp", settings.aws_region), settings.cognito_user_pool_id)
+
+
 @cache
 def _stripe_payments(key: str, api_base: str | None) -> Payments:
     from enhancer.adapters.stripe_billing import StripePayments
@@ -171,7 +191,7 @@ def reset() -> None:
     """Drop every cached adapter and the settings (tests change the environment between cases)."""
     for factory in (accounts, jobs, task_tokens, workflow, billing_accounts, _stripe_payments, rate_windows,
                     usage_reader, ledger, provider, image_store, get_settings, get_enhancement_settings,
-                    get_job_settings, get_billing_settings):
+                    get_job_settings, get_billing_settings, get_auth_settings):
         factory.cache_clear()
     reset_clients()
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")

@@ -190,6 +190,51 @@ class BillingSettings(SettingsGroup):
         return _normalise_origin(value) if value and value.strip() else None
 
 
+class AuthSettings(SettingsGroup):
+    """The sign-in group: the Cognito user pool, its app client and managed-login domain, and this site's
+    origin (where Cognito sends the browser back). Loaded by the auth functions alone."""
+
+    model_config = SettingsConfigDict(defer_build=True)
+
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    cognito_user_pool_id: str | None = None
+    cognito_client_id: str | None = None
+    # A confidential client's secret, for a team bringing its own pool; the template's client has none (PKCE).
+    cognito_client_secret: SecretStr | None = None
+    cognito_client_secret_parameter: str | None = None
+    cognito_domain: str | None = None  # the managed login's base URL, https://<prefix>.auth.<region>.amazoncognito.com
+    # Where the ID tokens' issuer and keys are (tests point them at a stand-in); unset, Cognito's own.
+    cognito_issuer: str | None = None
+    cognito_jwks_url: str | None = None
+    base_url: str | None = None
+
+    @field_validator("cognito_domain", "cognito_issuer", "cognito_jwks_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.strip().lower().startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.strip().rstrip("/")
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        return _normalise_origin(value) if value and value.strip() else None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.cognito_user_pool_id and self.cognito_client_id and self.cognito_domain)
+
+    @property
+    def issuer(self) -> str:
+        return self.cognito_issuer or f"https://cognito-idp.{self.aws_region}.amazonaws.com/{self.cognito_user_pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.cognito_jwks_url or f"{self.issuer}/.well-known/jwks.json"
+
+
 Group = TypeVar("Group", bound=SettingsGroup)
 
 
@@ -261,6 +306,12 @@ def get_enhancement_settings() -> EnhancementSettings:
 def get_billing_settings() -> BillingSettings:
     """The billing group, once per process, on first use."""
     return load_group(BillingSettings)
+
+
+@lru_cache(maxsize=1)
+def get_auth_settings() -> AuthSettings:
+    """The sign-in group, once per process, on first use."""
+    return load_group(AuthSettings)
 
 
 @lru_cache(maxsize=1)

@@ -55,3 +55,6 @@ class DevelopmentPayments:
         from urllib.parse import urlencode
 
         return f"{self._base_url}{PORTAL_PATH}?{urlencode({'customer': customer_id, 'back': return_url})}"
+
+    def cancel_at_period_end(self, subscription_id: str) -> None:
+        """No Stripe holds a development subscription: our own rows are all there is to end."""

@@ -16,6 +16,7 @@ from enhancer.adapters.dynamo_credits import ATTEMPTS, DynamoCredits
 from enhancer.adapters.dynamo_keys import (
     CAP_TTL_GRACE_SECONDS,
     CONSUME_RECORD_TTL_SECONDS,
+    MONTHLY_ITEM_TTL_SECONDS,
     cap_key,
     credits_key,
     daily_usage_key,
@@ -44,6 +45,28 @@ class DynamoLedger:
         self._client = client
         self._table = table_name
         self._credits = DynamoCredits(client, table_name)
+
+    # ------------------------------------------------------------------ erase
+
+    def erase_user(self, user_id: str, now: float) -> int:
+        """A deleted account's counters and credit packs: the daily window, every monthly counter a TTL has not
+        removed yet (MONTHLY_ITEM_TTL_SECONDS back) and the packs, in one batch; how many items there were.
+        Idempotent: deleting what is gone changes nothing."""
+        months = {month_key(now - days * 86_400) for days in range(0, MONTHLY_ITEM_TTL_SECONDS // 86_400 + 31, 28)}
+        keys = [daily_usage_key("user", user_id), credits_key(user_id),
+                *sorted(monthly_usage_key("user", user_id, month) for month in months)]
+        found = self._client.batch_get_item(RequestItems={self._table: {
+            "Keys": [{"pk": {"S": key}} for key in keys], "ProjectionExpression": "pk", "ConsistentRead": True}})
+        present = [item["pk"]["S"] for item in found.get("Responses", {}).get(self._table, [])]
+        pending = [{"DeleteRequest": {"Key": {"pk": {"S": key}}}} for key in present]
+        for _ in range(ATTEMPTS):
+            if not pending:
+                break
+            answer = self._client.batch_write_item(RequestItems={self._table: pending})
+            pending = answer.get("UnprocessedItems", {}).get(self._table, [])
+        if pending:
+            raise RuntimeError("DynamoDB left counters of the deleted account unprocessed")
+        return len(present)
 
     # ------------------------------------------------------------------ reserve
 

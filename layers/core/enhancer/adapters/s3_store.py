@@ -43,6 +43,18 @@ class S3ImageStore:
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=key)
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Every object under `prefix` removed (a page of up to 1000 per call); how many there were."""
+        removed = 0
+        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                answer = self._client.delete_objects(Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True})
+                if answer.get("Errors"):
+                    raise RuntimeError(f"S3 kept {len(answer['Errors'])} objects under the prefix")
+                removed += len(keys)
+        return removed
+
     def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
         """A browser form upload of exactly this key and type, at most `max_bytes` long."""
         post: dict[str, Any] = self._client.generate_presigned_post(

@@ -104,6 +104,12 @@ class StripePayments:
             params={"customer": customer_id, "return_url": return_url}))
         return _url(session, "portal")
 
+    def cancel_at_period_end(self, subscription_id: str) -> None:
+        """The subscription ends when its paid period does (the user keeps what they paid for); idempotent."""
+        self._call("cancel", lambda: self._client.v1.subscriptions.update(
+            subscription_id, params={"cancel_at_period_end": True},
+            options={"idempotency_key": f"cancel-at-period-end:{subscription_id}"}))
+
     @staticmethod
     def _call(what: str, call: Any) -> Any:
         import stripe

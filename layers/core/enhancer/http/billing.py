@@ -7,12 +7,12 @@ from fastapi import Request
 
 from enhancer import bootstrap
 from enhancer.config import get_billing_settings
+from enhancer.http.urls import site_origin
 from enhancer.services.billing import CheckoutDeps
 
 
 def base_url(request: Request) -> str:
-    """This site's origin: BASE_URL when set, else the origin the request came to."""
-    return get_billing_settings().base_url or f"{request.url.scheme}://{request.url.netloc}"
+    return site_origin(request, get_billing_settings().base_url)
 
 
 def checkout_deps(request: Request) -> CheckoutDeps:

@@ -36,3 +36,17 @@ def queue_cookie(scope: MutableMapping[str, Any], header_value: str) -> None:
 def queued_cookies(scope: MutableMapping[str, Any]) -> list[str]:
     pending: list[str] = scope.get("state", {}).get(_PENDING, [])
     return pending
+
+
+def queue_session_cookies(scope: MutableMapping[str, Any], session_id: str, *, secure: bool) -> None:
+    """The session cookie: `__Host-session` on https (Strict, Secure, no Domain), and `session_id` (Lax) for the
+    top-level navigations a Strict cookie is not sent on, and for http in development."""
+    host_cookie, plain_cookie = SESSION_COOKIES
+    if secure:
+        queue_cookie(scope, cookie_header(host_cookie, session_id, max_age=SESSION_MAX_AGE, secure=True,
+                                          same_site="Strict"))
+    queue_cookie(scope, cookie_header(plain_cookie, session_id, max_age=SESSION_MAX_AGE, secure=secure))
+
+
+def queue_cookie_removal(scope: MutableMapping[str, Any], name: str, *, secure: bool) -> None:
+    queue_cookie(scope, cookie_header(name, "", max_age=0, secure=secure or name.startswith("__Host-")))

@@ -25,6 +25,11 @@ API_ROUTES: dict[str, tuple[str, ...]] = {
     "/api/billing/session": ("POST",),
     "/api/billing/credits": ("POST",),
     "/api/billing/portal": ("GET",),
+    "/api/auth/login": ("GET",),
+    "/api/auth/callback": ("GET",),
+    "/api/auth/logout": ("POST",),
+    "/api/auth/me": ("GET",),
+    "/api/auth/account": ("DELETE",),
     "/r2-ai/{key+}": ("GET", "HEAD"),
 }
 

@@ -1,4 +1,5 @@
-"""Absolute URLs of stored images, through the image proxy of the API that was called."""
+"""Absolute URLs: this site's origin (where Stripe and Cognito send the browser back), and stored images through
+the image proxy of the API that was called."""
 
 from __future__ import annotations
 
@@ -26,3 +27,8 @@ def image_url(request: Request, key: str) -> str:
     host = request.headers.get("host", "")
     scheme = request.url.scheme if is_local_host(host) else "https"
     return f"{scheme}://{host}{PROXY_PREFIX}{quote(key)}"
+
+
+def site_origin(request: Request, configured: str | None) -> str:
+    """This site's origin: BASE_URL when set, else the origin the request came to."""
+    return configured or f"{request.url.scheme}://{request.url.netloc}"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from enhancer.adapters.sql.connections import PerThreadConnection
+from enhancer.domain.auth import SignInRefused
 from enhancer.domain.plans import ACTIVE_SUBSCRIPTION_STATUSES
 from enhancer.services.ports import AccountRecord
 
@@ -77,3 +78,64 @@ class SqlAccounts(PerThreadConnection):
         self._conn.execute("INSERT INTO sessions (id, user_id, expires_at) VALUES (?, ?, ?)",
                            (session_id, user_id, expires_at))
         return session_id
+
+    def delete_session(self, session_id: str) -> bool:
+        """Sign-out: the session ends now (True when there was one)."""
+        return bool(self._conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount)
+
+    def sign_in(self, subject: str, email: str) -> AccountRecord:
+        """The user a Cognito subject signs in as: the one already keyed by it (its email kept current), else
+        the user with this verified email who has no subject yet (an account from before Cognito), else a new
+        free user. SignInRefused("email_in_use") when the email belongs to another subject's user."""
+        email = email.strip().lower()
+        conn = self._conn
+        conn.execute(self._begin_write)
+        try:
+            by_subject = conn.execute("SELECT id, email, plan FROM users WHERE cognito_sub = ?", (subject,)).fetchone()
+            by_email = conn.execute("SELECT id, email, plan, cognito_sub FROM users WHERE email = ?",
+                                    (email,)).fetchone()
+            if by_email is not None and by_email[3] not in (None, subject):
+                raise SignInRefused("email_in_use")
+            if by_subject is not None:
+                user_id, plan = by_subject[0], by_subject[2]
+                if by_email is not None and by_email[0] != user_id:
+                    raise SignInRefused("email_in_use")
+                conn.execute("UPDATE users SET email = ? WHERE id = ?", (email, user_id))
+            elif by_email is not None:
+                user_id, plan = by_email[0], by_email[2]
+                conn.execute("UPDATE users SET cognito_sub = ? WHERE id = ?", (subject, user_id))
+            else:
+                user_id, plan = str(uuid.uuid4()), "free"
+                local_part = email.split("@", 1)[0] or "user"
+                conn.execute(
+                    "INSERT INTO users (id, name, username, email, plan, cognito_sub) VALUES (?, ?, ?, ?, ?, ?)",
+                    (user_id, local_part, f"{local_part}-{secrets.token_hex(4)}", email, plan, subject))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return AccountRecord(user_id=user_id, email=email, user_plan=plan)
+
+    def subject_of(self, user_id: str) -> str | None:
+        """The Cognito subject the user signs in as (None: never through Cognito, or no such user)."""
+        row = self._conn.execute("SELECT cognito_sub FROM users WHERE id = ?", (user_id,)).fetchone()
+        return row[0] if row else None
+
+    def erase_user(self, user_id: str) -> dict[str, int]:
+        """The user's rows, in one transaction: jobs, sessions, subscriptions, the Stripe customer, the user;
+        how many of each there were. Idempotent."""
+        counted = {}
+        conn = self._conn
+        conn.execute(self._begin_write)
+        try:
+            for name, statement in (("jobs", "DELETE FROM ai_jobs WHERE user_id = ?"),
+                                    ("sessions", "DELETE FROM sessions WHERE user_id = ?"),
+                                    ("subscriptions", "DELETE FROM subscriptions WHERE user_id = ?"),
+                                    ("customers", "DELETE FROM stripe_customers WHERE user_id = ?"),
+                                    ("users", "DELETE FROM users WHERE id = ?")):
+                counted[name] = conn.execute(statement, (user_id,)).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return counted

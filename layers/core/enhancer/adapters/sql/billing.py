@@ -53,6 +53,14 @@ class SqlBilling(PerThreadConnection):
                                  status=row[4], current_period_end=row[5], cancel_at_period_end=bool(row[6]),
                                  event_at=row[7] or 0)
 
+    def live_subscriptions(self, user_id: str) -> list[str]:
+        """The ids of the user's subscriptions that have not ended (what an account deletion must cancel)."""
+        ended = sorted(ENDED_SUBSCRIPTION_STATUSES)
+        rows = self._conn.execute(
+            f"SELECT id FROM subscriptions WHERE user_id = ? AND status NOT IN ({', '.join('?' * len(ended))}) "  # noqa: S608
+            "ORDER BY id", (user_id, *ended)).fetchall()
+        return [row[0] for row in rows]
+
     def current_subscription(self, customer_id: str) -> SubscriptionState | None:
         """The customer's newest subscription that has not ended (the development portal's view)."""
         ended = sorted(ENDED_SUBSCRIPTION_STATUSES)

@@ -51,6 +51,7 @@ REQUIRED_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "idx_subscriptions_user": ("subscriptions", ("user_id",)),
     "idx_subscriptions_customer": ("subscriptions", ("customer_id",)),
     "idx_subscriptions_status": ("subscriptions", ("status",)),
+    "idx_users_cognito_sub": ("users", ("cognito_sub",)),
 }
 # The columns the repositories read and write, per table (`jobs.COLUMNS` for ai_jobs; a test keeps them equal).
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {

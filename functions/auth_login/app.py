@@ -1,0 +1,4 @@
+from enhancer.entrypoints import http_handler
+from enhancer.http.routes.auth import login
+
+handler = http_handler(login.router)

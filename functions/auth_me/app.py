@@ -1,0 +1,4 @@
+from enhancer.entrypoints import http_handler
+from enhancer.http.routes.auth import me
+
+handler = http_handler(me.router)

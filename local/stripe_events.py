@@ -70,9 +70,12 @@ def invoice_payment_failed(*, subscription_id: str, customer: str) -> dict[str, 
             "parent": {"type": "subscription_details", "subscription_details": {"subscription": subscription_id}}}
 
 
-def charge_refunded(*, payment_intent: str, amount: int, amount_refunded: int) -> dict[str, Any]:
+def charge_refunded(*, payment_intent: str, amount: int, amount_refunded: int,
+                    metadata: dict[str, str] | None = None) -> dict[str, Any]:
+    """`metadata` is the PaymentIntent's, which Stripe copies onto its charge (a credit pack's names the pack)."""
     return {"id": new_id("ch"), "object": "charge", "payment_intent": payment_intent, "amount": amount,
-            "amount_refunded": amount_refunded, "refunded": amount_refunded >= amount, "currency": "usd"}
+            "amount_refunded": amount_refunded, "refunded": amount_refunded >= amount, "currency": "usd",
+            "metadata": metadata or {}}
 
 
 # --- signing and delivering ---------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ async function loadUsage() {
     if (!body.success) throw new Error(body.error.message);
     const data = body.data;
     show("owner", data.ownerType === "user" ? `signed in, ${data.plan} plan` : "guest");
+    document.getElementById("signed-in-actions").hidden = data.ownerType !== "user";
+    document.getElementById("signed-out-actions").hidden = data.ownerType === "user";
     show("daily", `${data.usage.used} of ${data.usage.limit} images`);
     show("monthly", `${data.monthlyUsage.used} of ${data.monthlyUsage.limit} credits`);
     show("maxUpscale", `×${data.entitlements.maxUpscale}`);
@@ -182,6 +184,39 @@ document.getElementById("plan-form").addEventListener("submit", (event) => {
 document.getElementById("credits-form").addEventListener("submit", (event) => {
   checkout("/api/billing/credits", { pack: Number(new FormData(event.target).get("pack")) }, event);
 });
+const AUTH_MESSAGES = {
+  unavailable: "Sign-in is not available right now.",
+  expired: "The sign-in took too long or was started elsewhere: please try again.",
+  state_mismatch: "The sign-in could not be confirmed: please try again.",
+  denied: "Sign-in was canceled.",
+  code_rejected: "The sign-in could not be completed: please try again.",
+  token_invalid: "The sign-in could not be verified: please try again.",
+  email_unverified: "Please verify your email address, then sign in again.",
+  email_in_use: "This email belongs to another account.",
+};
+
+async function signOut() {
+  const data = await api("/api/auth/logout", { method: "POST", headers: unsafeHeaders() });
+  if (data.logoutUrl) location.assign(data.logoutUrl);
+  else await loadUsage();
+}
+
+async function deleteAccount() {
+  if (!confirm("Delete your account, images and credits? This cannot be undone.")) return;
+  const status = document.getElementById("account-status");
+  try {
+    await api("/api/auth/account", { method: "DELETE", headers: unsafeHeaders() });
+    status.textContent = "Your account was deleted.";
+  } catch (e) {
+    status.textContent = e.message;
+  }
+  await loadUsage();
+}
+
+const authOutcome = new URLSearchParams(location.search).get("auth");
+if (AUTH_MESSAGES[authOutcome]) document.getElementById("account-status").textContent = AUTH_MESSAGES[authOutcome];
+document.getElementById("signout-button").addEventListener("click", signOut);
+document.getElementById("delete-account-button").addEventListener("click", deleteAccount);
 showBillingOutcome();
 document.getElementById("signin-form").addEventListener("submit", signIn);
 document.getElementById("enhance-form").addEventListener("submit", enhance);

@@ -78,3 +78,16 @@ def test_a_guest_who_tries_to_upgrade_is_told_to_sign_in(page: Any):
     page.click("#plan-form button[type=submit]")
     expect(page.locator("#billing-status")).not_to_be_empty()
     assert page.url.endswith("/")
+
+
+def test_a_signed_in_user_deletes_their_account_and_is_a_guest_again(page: Any):
+    page.fill('#signin-form input[name="email"]', "browser-leaving@example.com")
+    page.click("#signin-form button[type=submit]")
+    expect(page.locator('[data-field="owner"]')).to_have_text("signed in, pro plan")
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    page.click("#delete-account-button")
+
+    expect(page.locator("#account-status")).to_have_text("Your account was deleted.")
+    expect(page.locator('[data-field="owner"]')).to_have_text("guest")
+    expect(page.locator("#signin-link")).to_be_visible()

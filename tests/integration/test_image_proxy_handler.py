@@ -97,13 +97,16 @@ def test_a_result_without_any_cookie_is_403_and_issues_a_guest_cookie(invoke, aw
     assert any(c.startswith("guest_id=") for c in reply.set_cookies)
 
 
-def test_the_owners_missing_result_is_404_and_someone_elses_is_403(invoke, aws):
+def test_a_missing_result_is_404_to_anyone_and_someone_elses_stored_one_is_403(invoke, aws):
     mine = f"ai-enhancer/results/guest/{guest_key(OWNER)}/missing.png"
     theirs = f"ai-enhancer/results/guest/{guest_key(STRANGER)}/missing.png"
+    stored = f"ai-enhancer/results/guest/{guest_key(STRANGER)}/stored.png"
+    aws.s3.put_object(Bucket=BUCKET, Key=stored, Body=b"\x89PNG", ContentType="image/png")
 
     assert _get(invoke, mine, cookies={"guest_id": OWNER}).status == 404
-    assert _get(invoke, theirs, cookies={"guest_id": OWNER}).status == 403
-    assert _get(invoke, "ai-enhancer/results/guest/someone-else/x.png", cookies={"guest_id": OWNER}).status == 403
+    assert _get(invoke, theirs, cookies={"guest_id": OWNER}).status == 404
+    assert _get(invoke, "ai-enhancer/results/guest/someone-else/x.png", cookies={"guest_id": OWNER}).status == 404
+    assert _get(invoke, stored, cookies={"guest_id": OWNER}).status == 403
 
 
 def test_a_user_result_needs_that_users_session(invoke, aws, accounts):

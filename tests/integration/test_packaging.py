@@ -36,5 +36,6 @@ def test_the_layer_requirements_come_from_the_same_resolution_as_the_lock():
         assert lock.get(name) == version, f"{name}: layer {version}, lock {lock.get(name)}"
     for requirement in project["dependencies"]:
         name, version = _PIN.match(requirement).groups()
+        name = name.split("[", 1)[0]  # an extra's packages are pinned on their own lines
         assert layer.get(name.lower()) == version, f"runtime dependency {name} missing from the layer"
     assert "boto3" not in layer and "moto" not in layer  # the runtime provides boto3; moto is dev-only

@@ -87,3 +87,19 @@ def test_a_cold_start_loads_the_core_group_only():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
                             env=env).stdout
     assert loaded.split() == ["1", "0", "False"]  # the enhancement group's schema is not even built
+
+
+def test_the_webhook_address_is_read_from_where_the_template_stores_it(aws, monkeypatch):
+    import boto3
+
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name="/enhancer-test/public-api-url", Type="String", Value="https://abc123.execute-api.us-east-1.amazonaws.com/")
+    monkeypatch.delenv("PUBLIC_API_URL", raising=False)
+    monkeypatch.setenv("PUBLIC_API_URL_PARAMETER", "/enhancer-test/public-api-url")
+    bootstrap.reset()
+
+    assert bootstrap.get_job_settings().webhooks is True
+    assert bootstrap.public_api_url() == "https://abc123.execute-api.us-east-1.amazonaws.com"
+    monkeypatch.setenv("PUBLIC_API_URL_PARAMETER", "")
+    bootstrap.reset()
+    assert bootstrap.public_api_url() is None and bootstrap.get_job_settings().webhooks is False

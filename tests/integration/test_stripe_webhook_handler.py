@@ -294,3 +294,16 @@ def test_without_a_webhook_secret_the_route_answers_503_and_names_it_in_the_log(
 
     assert reply.status == 503 and "whsec" not in reply.body.decode()
     assert any("STRIPE_WEBHOOK_SECRET" in json.dumps(line) for line in logs())
+
+
+def test_a_pack_refund_ahead_of_its_checkout_is_503_until_the_pack_is_there(stripe, user):
+    refund = se.event("charge.refunded", se.charge_refunded(
+        payment_intent="pi_early", amount=1000, amount_refunded=1000,
+        metadata={"purpose": "credits", "pack": "100", "userId": user.id}))
+
+    first = stripe(refund)
+    stripe(user.pack(100, created=NOW, payment_intent="pi_early"))
+    assert first.status == 503 and user.usage()["creditsBalanceTenths"] == 1000
+
+    assert stripe(refund).status == 200  # Stripe's retry of the same event
+    assert user.usage()["creditsBalanceTenths"] == 0

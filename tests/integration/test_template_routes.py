@@ -25,14 +25,27 @@ NOT_THERE = {"GET /api/ai-image/jobs/{job_id}": 404, "POST /api/ai-image/jobs/{j
              "DELETE /api/ai-image/jobs/{job_id}": 404, "POST /api/ai-image/webhooks/replicate": 503,
              # no Stripe key or webhook secret is set here (the local stack's development checkout has neither)
              "POST /api/billing/stripe-webhook": 503, "POST /api/billing/session": 503,
-             "POST /api/billing/credits": 503}
+             "POST /api/billing/credits": 503,
+             # no Cognito pool is configured here (COGNITO_* unset): sign-in cannot start
+             "GET /api/auth/login": 503}
 LOCAL_ONLY_EVENTS = {"dev-login-post": "POST /api/dev/login"}
 # Routes whose own first answer to an anonymous request is not about its body: the webhook needs its signing
-# secret (none is set here), checkout and the portal need a signed-in user.
+# secret (none is set here), checkout and the portal need a signed-in user; login needs a Cognito pool (none is
+# configured here), logout takes no body and signs out whoever asks, me and account deletion need a signed-in user.
+# (status, error type; None: the answer is not an error envelope)
 FIRST_ANSWERS = {"POST /api/billing/stripe-webhook": (503, "service_unavailable"),
                  "POST /api/billing/session": (401, "auth_error"),
                  "POST /api/billing/credits": (401, "auth_error"),
-                 "GET /api/billing/portal": (401, "auth_error")}
+                 "GET /api/billing/portal": (401, "auth_error"),
+                 "GET /api/auth/login": (503, "service_unavailable"),
+                 "POST /api/auth/logout": (200, None),
+                 "GET /api/auth/me": (401, "auth_error"),
+                 "DELETE /api/auth/account": (401, "auth_error")}
+# Routes that answer by sending the browser elsewhere, and where to: a user who never paid back to the page, told
+# so; a sign-in callback, with no Cognito pool configured here, back to the page the login started from (without
+# its cookie, the home page), told so.
+REDIRECTS = {"GET /api/billing/portal": "https://api.example.com/dashboard?billing=no_customer",
+             "GET /api/auth/callback": "https://api.example.com/?auth=unavailable"}
 
 
 def test_template_routes_match_the_route_table():
@@ -68,7 +81,11 @@ def test_every_template_route_reaches_a_handler_that_serves_it(invoke, aws):
             assert reply.status == 405 and reply.header("Allow") == ", ".join(API_ROUTES[route.path]), route
         elif route.route_key in FIRST_ANSWERS:
             status, error_type = FIRST_ANSWERS[route.route_key]
-            assert reply.status == status and reply.json()["error"]["type"] == error_type, (route, reply.body[:200])
+            assert reply.status == status, (route, reply.status, reply.body[:200])
+            if error_type is not None:
+                assert reply.json()["error"]["type"] == error_type, (route, reply.body[:200])
+        elif route.route_key in REDIRECTS:
+            assert reply.status == 302 and reply.header("Location") == REDIRECTS[route.route_key], route
         elif "{job_id}" in route.path:  # the literal `{job_id}` is no job's id: the route's own 404
             assert reply.status == 404 and reply.json()["error"]["message"] == "No job with this id", route
         elif method == "POST":  # an empty body reaches the route's own validation
@@ -156,11 +173,11 @@ def test_an_event_file_as_is_is_answered_by_its_functions_own_code(name, invoke,
         assert reply.status == NOT_THERE[route.route_key], (reply.status, reply.body[:300])
         assert reply.json()["success"] is False
     else:
-        expected = {"POST /api/ai-image/uploads": 201, "POST /api/ai-image/jobs": 202,
-                    "GET /api/billing/portal": 302}.get(route.route_key, 200)
+        expected = {"POST /api/ai-image/uploads": 201, "POST /api/ai-image/jobs": 202}.get(
+            route.route_key, 302 if route.route_key in REDIRECTS else 200)
         assert reply.status == expected, (reply.status, reply.body[:300])
-        if expected == 302:  # a user who never paid goes back to the page, told so
-            assert reply.header("Location") == "https://api.example.com/dashboard?billing=no_customer"
+        if expected == 302:
+            assert reply.header("Location") == REDIRECTS[route.route_key]
         elif route.method != "HEAD" and route.path.startswith("/api/"):
             assert reply.json()["success"] is True
 

@@ -83,7 +83,7 @@ def workflow_deps() -> WorkflowDeps:
 
     return WorkflowDeps(jobs=jobs(), ledger=ledger(), store=image_store(), tokens=task_tokens(), provider=provider,
                         check_image=check_image, max_pixels=get_enhancement_settings().image_max_pixels,
-                        public_api_url=get_job_settings().public_api_url)
+                        public_api_url=public_api_url())
 
 
 def remote_provider() -> RemoteProvider | None:
@@ -119,6 +119,14 @@ def payments(base_url: str) -> Payments:
         return DevelopmentPayments(base_url, owner_secret())
     logger.error("stripe_not_configured", extra={"missing": "STRIPE_SECRET or STRIPE_SECRET_PARAMETER"})
     raise ServiceUnavailable(NOT_CONFIGURED)
+
+
+def public_api_url() -> str | None:
+    """Where Replicate's webhooks come back: PUBLIC_API_URL, else the URL stored where PUBLIC_API_URL_PARAMETER
+    names (cached as secrets are)."""
+    settings = get_job_settings()
+    stored = read_secret(settings.public_api_url_parameter, settings.public_api_url, purpose="public_api_url")
+    return stored.strip().rstrip("/") if stored and stored.strip() else None
 
 
 def account_deps(base_url: str) -> AccountDeps:

@@ -273,12 +273,17 @@ class JobSettings(SettingsGroup):
     # route function cannot name its own API's URL: CloudFormation would see a cycle), so REPLICATE_WEBHOOKS
     # says it; unset, webhooks are used where PUBLIC_API_URL is set. Without them the workflow polls.
     public_api_url: str | None = None
+    # Or where that URL is stored (an SSM parameter name): the template's way, since the task that needs it
+    # cannot name the API it belongs to without a cycle.
+    public_api_url_parameter: str | None = None
     replicate_webhooks: bool | None = None
     job_timeout_seconds: int = Field(default=900, ge=60, le=86_400)
 
     @property
     def webhooks(self) -> bool:
-        return bool(self.public_api_url) if self.replicate_webhooks is None else self.replicate_webhooks
+        if self.replicate_webhooks is not None:
+            return self.replicate_webhooks
+        return bool(self.public_api_url or self.public_api_url_parameter)
 
     @field_validator("public_api_url")
     @classmethod

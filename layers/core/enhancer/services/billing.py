@@ -33,6 +33,7 @@ from enhancer.observability import logger, metrics
 from enhancer.services.ports import BillingAccounts, CheckoutRequest, CreditPurchases, Payments
 
 CREDITS_PURPOSE = "credits"
+PAID_CHECKOUT_STATUSES = frozenset({"paid", "no_payment_required"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +73,13 @@ def _checkout_completed(session: Mapping[str, Any], event_at: int, deps: Billing
         return _unknown_price(text(metadata(session).get("price")), session)
     if not deps.accounts.user_exists(user_id):
         return _unknown_user(user_id)
+    # A payment still pending (a delayed method) buys nothing yet: the subscription is `incomplete` until its
+    # own event says otherwise. A trial needs no payment.
+    paid = session.get("payment_status") in PAID_CHECKOUT_STATUSES
     recorded = deps.accounts.record_checkout(SubscriptionState(
-        id=subscription_id, user_id=user_id, customer_id=customer_id, plan=plan, status="active",
-        current_period_end=None, cancel_at_period_end=False, event_at=event_at))
+        id=subscription_id, user_id=user_id, customer_id=customer_id, plan=plan,
+        status="active" if paid else "incomplete", current_period_end=None, cancel_at_period_end=False,
+        event_at=event_at))
     return f"plan:{recorded.user_plan.value}" if recorded.user_plan else "stored"
 
 
@@ -138,6 +143,11 @@ def _charge_refunded(charge: Mapping[str, Any], event_at: int, deps: BillingDeps
     if payment_ref is None or not isinstance(amount, int) or not isinstance(refunded, int):
         return "ignored"
     withdrawal = deps.credits.withdraw_refund(payment_ref, amount, refunded)
+    if withdrawal is None and metadata(charge).get("purpose") == CREDITS_PURPOSE:
+        # A pack's refund ahead of the pack's own checkout event (Stripe still retrying that one): refused for
+        # now, so Stripe delivers it again once the pack is there. The charge carries the PaymentIntent's
+        # metadata, which our credit checkout wrote.
+        raise ServiceUnavailable("The credit pack this refund is for has not been recorded yet")
     if withdrawal is None:
         return "not_a_pack"
     logger.info("credit_pack_refunded", extra={"user": withdrawal.user_id, "pack": withdrawal.pack_id,

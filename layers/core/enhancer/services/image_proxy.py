@@ -38,12 +38,16 @@ def _headers(image: ImageKey, etag: str, content_type: str | None, size: int | N
     return headers
 
 
-def authorize(raw_key: str, identity: Callable[[], Identity]) -> ImageKey:
-    """The parsed key if the caller may read it; `identity` is only resolved for private results."""
+def authorize(raw_key: str, identity: Callable[[], Identity], store: ImageStore) -> ImageKey:
+    """The parsed key if the caller may read it; `identity` is only resolved for private results. Someone
+    else's result is 403 while it exists and 404 once it is gone (deleted with its job or its account): result
+    keys are random, so the difference tells nobody anything they could not already see."""
     image = parse_image_key(raw_key)
     if image is None:
         raise NotFound("Not found")
     if not image.is_public and not identity().owns(image.owner_type, image.owner_key):
+        if store.head(image.key) is None:
+            raise NotFound("File not found")
         raise Forbidden("Forbidden")
     return image
 

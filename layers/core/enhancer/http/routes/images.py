@@ -21,7 +21,7 @@ def _key(request: Request) -> str:
 
 @router.api_route(PREFIX + "{key:path}", methods=["GET", "HEAD"])
 async def get_image(request: Request, store: ImageStoreDep, settings: SettingsDep) -> Response:
-    image = authorize(_key(request), lambda: identify(request))
+    image = authorize(_key(request), lambda: identify(request), store)
     reply = read_image(image, store, head_only=request.method == "HEAD",
                        if_none_match=request.headers.get("if-none-match"),
                        inline_max_bytes=settings.image_proxy_inline_max_bytes,

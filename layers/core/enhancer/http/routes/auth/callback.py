@@ -15,7 +15,7 @@ from enhancer.domain.auth import LOGIN_COOKIE, SignInRefused
 from enhancer.domain.errors import ServiceUnavailable
 from enhancer.http.auth import origin, sign_in_provider
 from enhancer.http.cookies import queue_cookie_removal, queue_session_cookies
-from enhancer.http.rate_limit import rate_limit
+from enhancer.http.rate_limit import rate_limit_by_ip
 from enhancer.observability import logger
 from enhancer.services.auth import complete_login, return_path
 from enhancer.services.billing import with_query
@@ -23,7 +23,7 @@ from enhancer.services.billing import with_query
 router = APIRouter()
 
 
-@router.get("/api/auth/callback", dependencies=[rate_limit(rate_limits.API)])
+@router.get("/api/auth/callback", dependencies=[rate_limit_by_ip(rate_limits.API)])
 async def get_callback(request: Request) -> Response:
     secure, now, secret = request.url.scheme == "https", time.time(), bootstrap.owner_secret()
     cookie, query = request.cookies.get(LOGIN_COOKIE), request.query_params

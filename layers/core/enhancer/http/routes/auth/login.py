@@ -13,13 +13,14 @@ from enhancer.domain import rate_limits
 from enhancer.domain.auth import LOGIN_COOKIE, LOGIN_SECONDS
 from enhancer.http.auth import sign_in_provider
 from enhancer.http.cookies import cookie_header, queue_cookie
-from enhancer.http.rate_limit import rate_limit
+from enhancer.http.rate_limit import rate_limit_by_ip
 from enhancer.services.auth import begin_login
 
 router = APIRouter()
 
 
-@router.get("/api/auth/login", dependencies=[rate_limit(rate_limits.API)])
+# By IP alone: who the caller is needs the database, which this function does not mount.
+@router.get("/api/auth/login", dependencies=[rate_limit_by_ip(rate_limits.API)])
 async def get_login(request: Request) -> Response:
     url, attempt = begin_login(request.query_params.get("returnTo"), sign_in_provider(request),
                                bootstrap.owner_secret(), time.time())

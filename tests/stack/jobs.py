@@ -75,3 +75,26 @@ def prediction_of(fake: FakeReplicate, before: set[str], timeout: float = 10) ->
             return new.pop()
         time.sleep(0.05)
     raise AssertionError("no prediction was created")
+
+
+def wait_until_ended(stack: dict, job_id: str, timeout: float = 15) -> None:
+    """Until the job's execution is no longer RUNNING (the local stack ends stopped ones, as AWS does)."""
+    deadline = time.monotonic() + timeout
+    while execution(stack, job_id)["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert execution(stack, job_id)["status"] != "RUNNING"
+
+
+def assert_a_failed_prediction_fails_the_job_readably(client: httpx.Client, fake: FakeReplicate) -> None:
+    """With the fake set to fail: the job ends failed with our own words (none of the provider's), charge back."""
+    from local.fake_replicate import FAIL
+
+    fake.mode = FAIL
+    used = daily_used(client)
+
+    job = wait_for(client, create(client).json()["data"]["id"])
+
+    assert job["status"] == "failed" and job["output"] is None
+    assert job["error"] == {"type": "provider_error", "message": "The model could not enhance this image"}
+    assert fake.failure_error not in str(job)
+    assert daily_used(client) == used

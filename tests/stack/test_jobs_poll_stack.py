@@ -10,10 +10,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from local.fake_replicate import ECHO, FAIL, HOLD, FakeReplicate
+from local.fake_replicate import ECHO, HOLD, FakeReplicate
 from tests.local_stack import running_stack
 from tests.stack.conftest import client_from
 from tests.stack.jobs import (
+    assert_a_failed_prediction_fails_the_job_readably,
     create,
     daily_used,
     entered_states,
@@ -23,6 +24,7 @@ from tests.stack.jobs import (
     sources,
     unsafe,
     wait_for,
+    wait_until_ended,
 )
 
 
@@ -87,7 +89,7 @@ def test_cancel_while_processing_cancels_the_prediction_and_ends_the_loop(pollin
     assert canceled.status_code == 200 and canceled.json()["data"]["status"] == "canceled"
     assert fake.prediction(prediction_id)["status"] == "canceled"  # the provider was told
     assert daily_used(remote) == used
-    _wait_until_ended(polling_stack, job_id)
+    wait_until_ended(polling_stack, job_id)
     assert remote.get(f"/api/ai-image/jobs/{job_id}").json()["data"]["status"] == "canceled"
 
 
@@ -100,7 +102,7 @@ def test_a_cancel_while_the_create_is_held_cancels_the_prediction_made_after_it(
     canceled = remote.post(f"/api/ai-image/jobs/{job_id}/cancel", headers=unsafe(remote))
 
     assert canceled.status_code == 200 and canceled.json()["data"]["status"] == "canceled"
-    _wait_until_ended(polling_stack, job_id)
+    wait_until_ended(polling_stack, job_id)
     # The stopped execution's task still runs (as a Lambda invocation does): once the held create answers, it
     # cancels the prediction rather than leave it running, and billing, at Replicate.
     deadline = time.monotonic() + 15
@@ -112,20 +114,5 @@ def test_a_cancel_while_the_create_is_held_cancels_the_prediction_made_after_it(
     assert daily_used(remote) == used
 
 
-def _wait_until_ended(stack: dict, job_id: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while execution(stack, job_id)["status"] == "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert execution(stack, job_id)["status"] != "RUNNING"
-
-
 def test_a_failed_prediction_fails_the_job_readably_and_gives_the_charge_back(remote, fake):
-    fake.mode = FAIL
-    used = daily_used(remote)
-
-    job = wait_for(remote, create(remote).json()["data"]["id"])
-
-    assert job["status"] == "failed" and job["output"] is None
-    assert job["error"] == {"type": "provider_error", "message": "The model could not enhance this image"}
-    assert fake.failure_error not in str(job)
-    assert daily_used(remote) == used
+    assert_a_failed_prediction_fails_the_job_readably(remote, fake)

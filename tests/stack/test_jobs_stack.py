@@ -11,19 +11,20 @@ import httpx
 import pytest
 
 from local.aws import free_port
-from local.fake_replicate import ECHO, FAIL, HOLD, FakeReplicate
+from local.fake_replicate import ECHO, HOLD, FakeReplicate
 from tests.local_stack import running_stack
 from tests.stack.conftest import client_from
 from tests.stack.jobs import (
+    assert_a_failed_prediction_fails_the_job_readably,
     create,
     daily_used,
     entered_states,
-    execution,
     path_of,
     prediction_of,
     sources,
     unsafe,
     wait_for,
+    wait_until_ended,
 )
 
 # --- the local engine ---------------------------------------------------------------------------------------
@@ -138,22 +139,11 @@ def test_cancel_ends_the_job_once_and_a_later_result_leaves_it_canceled(replicat
     job = remote.get(f"/api/ai-image/jobs/{job_id}").json()["data"]
     assert job["status"] == "canceled" and job["output"] is None and job["canceledAt"]
     assert daily_used(remote) == used  # the reservation came back, once
-    deadline = time.monotonic() + 5
-    while execution(replicate_stack, job_id)["status"] == "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert execution(replicate_stack, job_id)["status"] != "RUNNING"
+    wait_until_ended(replicate_stack, job_id)
 
 
 def test_a_provider_failure_fails_the_job_readably_and_leaves_usage_unchanged(remote, fake):
-    fake.mode = FAIL
-    used = daily_used(remote)
-
-    job = wait_for(remote, create(remote).json()["data"]["id"])
-
-    assert job["status"] == "failed" and job["output"] is None
-    assert job["error"] == {"type": "provider_error", "message": "The model could not enhance this image"}
-    assert fake.failure_error not in str(job)
-    assert daily_used(remote) == used
+    assert_a_failed_prediction_fails_the_job_readably(remote, fake)
 
 
 def test_forged_and_stale_webhooks_are_refused_and_leave_the_job_alone(remote, fake):

@@ -123,15 +123,19 @@ def test_a_new_browser_gets_30_usage_requests_a_minute_the_one_that_made_it_a_gu
     assert_security_headers(last)
 
 
-def test_image_proxy_ownership_and_scope(client, owner_key_secret):
+def test_image_proxy_ownership_and_scope(client, owner_key_secret, s3, stack):
     client.get("/api/ai-image/usage")  # obtain a guest cookie
     mine = guest_owner_key(owner_key_secret, client.cookies["guest_id"].partition(".")[0])
+    s3.put_object(Bucket=stack["bucket"], Key="ai-enhancer/results/guest/someone-else/x.png", Body=b"\x89PNG",
+                  ContentType="image/png")
 
     someone_else = client.get("/r2-ai/ai-enhancer/results/guest/someone-else/x.png")
+    someone_elses_gone = client.get("/r2-ai/ai-enhancer/results/guest/someone-else/gone.png")
     own_missing = client.get(f"/r2-ai/ai-enhancer/results/guest/{mine}/x.png")
     outside = client.get("/r2-ai/not-allowed/x.png")
 
     assert someone_else.status_code == 403
+    assert someone_elses_gone.status_code == 404
     assert own_missing.status_code == 404
     assert outside.status_code == 404
     for response in (someone_else, own_missing, outside):

@@ -12,4 +12,6 @@ for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
 
 import moto  # noqa: E402,F401  - clients created after this import are intercepted by mock_aws
 
-pytest_plugins = ["tests.local_stack"]  # the `stack` fixture: one local stack for tests/stack and tests/e2e
+# `stack`: one local stack for tests/stack and tests/e2e; `postgres_server`, `postgres_url`, `database_url`: a
+# throwaway PostgreSQL cluster for the suites that run on both engines.
+pytest_plugins = ["tests.local_stack", "tests.postgres_server"]

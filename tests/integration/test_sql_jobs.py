@@ -1,6 +1,7 @@
-"""The jobs repository on a real SQLite file with the real migrations: every field kept, pages, ownership, the
-conditional status moves (and a race between two of them), delete, the sweeper's selection. The behaviour the
-services rely on is also run against tests.fakes.FakeJobs, so service tests on the fake test the same thing."""
+"""The jobs repository on a real SQLite file and a real PostgreSQL database, each with its dialect's migrations:
+every field kept, pages, ownership, the conditional status moves (and races between them), delete, the sweeper's
+selection. The behaviour the services rely on is also run against tests.fakes.FakeJobs, so service tests on the
+fake test the same thing. The query plans are SQLite's (its planner is what a small deployment runs on)."""
 
 from __future__ import annotations
 
@@ -46,14 +47,25 @@ def job(job_id: str, *, created: float = 0, owner_type: str = "guest", owner_key
     return made.with_changes(**changes)
 
 
-@pytest.fixture
-def url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+def migrated(url: str) -> str:
     assert migrate_and_check(url, apply=True).ok
-    with connect(url) as conn:  # a user's jobs reference their user
+    conn = connect(url)
+    try:  # a user's jobs reference their user
         conn.execute("INSERT INTO users (id, name, username, email, plan) VALUES (?, 'a', 'a-1', 'a@example.com', "
                      "'pro')", (USER_ID,))
+    finally:
+        conn.close()
     return url
+
+
+@pytest.fixture
+def url(database_url):
+    return migrated(database_url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return migrated(f"sqlite:///{tmp_path / 'jobs.db'}")
 
 
 @pytest.fixture
@@ -61,9 +73,13 @@ def sql_jobs(url):
     return open_jobs(url)
 
 
-@pytest.fixture(params=["sql", "fake"])
-def jobs(request, url):
-    return open_jobs(url) if request.param == "sql" else FakeJobs()
+@pytest.fixture(params=["sqlite", "postgresql", "fake"])
+def jobs(request, tmp_path):
+    if request.param == "fake":
+        return FakeJobs()
+    database = f"sqlite:///{tmp_path / 'jobs.db'}" if request.param == "sqlite" else request.getfixturevalue(
+        "postgres_url")
+    return open_jobs(migrated(database))
 
 
 # --- what is kept ---------------------------------------------------------------------------------------------
@@ -96,9 +112,12 @@ def test_every_field_comes_back_as_it_went_in(jobs):
 def test_the_columns_hold_what_the_mapping_says(sql_jobs, url):
     sql_jobs.insert(full_job())
 
-    with connect(url) as conn:
-        conn.row_factory = lambda cursor, row: dict(zip([c[0] for c in cursor.description], row, strict=True))
-        row = conn.execute("SELECT * FROM ai_jobs WHERE id = 'job-full'").fetchone()
+    conn = connect(url)
+    try:
+        cursor = conn.execute("SELECT * FROM ai_jobs WHERE id = ?", ("job-full",))
+        row = dict(zip([c[0] for c in cursor.description], cursor.fetchone(), strict=True))
+    finally:
+        conn.close()
     assert json.loads(row["params_json"]) == {"scale": 4, "faceEnhance": True, "fidelity": 0.7}
     assert json.loads(row["reservation_json"])["creditsTaken"][1][0] == "pack-b"
     assert row["cost_tenths"] == 15
@@ -121,7 +140,7 @@ def test_an_unknown_job_is_none(jobs):
 def test_the_same_id_twice_is_refused(sql_jobs):
     sql_jobs.insert(job("j1"))
 
-    with pytest.raises(Exception, match="UNIQUE"):
+    with pytest.raises(Exception, match="UNIQUE|23505"):  # SQLite's words, PostgreSQL's unique_violation
         sql_jobs.insert(job("j1"))
 
 
@@ -196,18 +215,20 @@ def explained(url, jobs, call) -> list[str]:
         return [row[3] for sql in statements for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
 
 
-def test_a_page_reads_the_owner_index_from_its_position(url, sql_jobs):
+def test_a_page_reads_the_owner_index_from_its_position(sqlite_url):
+    sql_jobs = open_jobs(sqlite_url)
     five_jobs(sql_jobs)
 
-    plan = explained(url, sql_jobs, lambda: sql_jobs.page("guest", GUEST_KEY, status=JobStatus.QUEUED, limit=2,
+    plan = explained(sqlite_url, sql_jobs, lambda: sql_jobs.page("guest", GUEST_KEY, status=JobStatus.QUEUED, limit=2,
                                                           after=PageAfter(at(10), "c")))
 
     assert any("USING INDEX idx_ai_jobs_owner_created_at (owner_type=? AND owner_ref=? AND created_at<?)" in step
                for step in plan), plan
 
 
-def test_the_sweeper_reads_the_status_deadline_index(url, sql_jobs):
-    plan = explained(url, sql_jobs, lambda: sql_jobs.overdue(at(1000), 10))
+def test_the_sweeper_reads_the_status_deadline_index(sqlite_url):
+    sql_jobs = open_jobs(sqlite_url)
+    plan = explained(sqlite_url, sql_jobs, lambda: sql_jobs.overdue(at(1000), 10))
 
     assert any("USING INDEX idx_ai_jobs_status_deadline" in step for step in plan), plan
 

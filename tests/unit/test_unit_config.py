@@ -109,9 +109,9 @@ def test_secret_of_exactly_32_characters_is_enough(monkeypatch: pytest.MonkeyPat
     assert load_settings().owner_key_secret is not None
 
 
-@pytest.mark.parametrize("url", ["postgresql://user:pw@db/enhancer", "mysql://db/x", "sqlite:///", "sqlite://x.db",
-                                 "/mnt/data/enhancer.db"])
-def test_database_url_that_is_not_sqlite_is_named(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+@pytest.mark.parametrize("url", ["postgresql://user:s3cr3t@db/enhancer", "postgresql://db/x", "mysql://db/x",
+                                 "sqlite:///", "sqlite://x.db", "/mnt/data/enhancer.db"])
+def test_database_url_that_cannot_be_served_is_named(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("OWNER_KEY_SECRET", GOOD_SECRET)
     monkeypatch.setenv("DATABASE_URL", url)
 
@@ -119,6 +119,14 @@ def test_database_url_that_is_not_sqlite_is_named(monkeypatch: pytest.MonkeyPatc
 
     assert "DATABASE_URL" in message
     assert "OWNER_KEY_SECRET" not in message
+    assert "s3cr3t" not in message  # a password put in the URL by mistake is not repeated in the error
+
+
+def test_postgresql_database_url_is_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://enhancer@127.0.0.1:5432/enhancer")
+
+    assert load_settings().database_url.where == "127.0.0.1:5432/enhancer"
 
 
 def test_sqlite_database_url_gives_its_path(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,8 @@ SQL_PACKAGE = ROOT / "layers" / "core" / "enhancer" / "adapters" / "sql"
 # Where product code lives outside the SQL package: the layer, the functions, the local stack, bench and ops.
 OUTSIDE = sorted(path for folder in ("layers/core/enhancer", "functions", "local", "bench", "ops")
                  for path in (ROOT / folder).rglob("*.py") if SQL_PACKAGE not in path.parents)
-DIALECT_MODULES = ("sqlite3", "enhancer.adapters.sql.sqlite", "enhancer.adapters.sql.sqlite_migrator")
+DIALECT_MODULES = ("sqlite3", "pg8000", "enhancer.adapters.sql.sqlite", "enhancer.adapters.sql.sqlite_migrator",
+                   "enhancer.adapters.sql.postgresql", "enhancer.adapters.sql.postgres_migrator")
 
 
 @pytest.mark.parametrize("url", ["sqlite:////mnt/data/enhancer.db", "sqlite:///relative/enhancer.db"])
@@ -28,11 +29,43 @@ def test_a_sqlite_url_parses_into_its_dialect_and_path(url):
     assert DatabaseUrl(parsed) is parsed
 
 
-@pytest.mark.parametrize("url", ["postgresql://user:pw@db/enhancer", "mysql://db/x", "sqlite:///", "sqlite://x.db",
-                                 "/mnt/data/enhancer.db", "", None, 42])
+def test_a_postgresql_url_parses_into_where_the_server_is_and_how_to_reach_it():
+    url = DatabaseUrl("postgresql://enhancer@proxy.example.com:6432/enhancer?credentials=arn:aws:secretsmanager:"
+                      "us-east-1:123456789012:secret:db-AbCdEf&sslmode=verify-full")
+
+    target = url.postgres
+    assert url.dialect == "postgresql" and url.where == "proxy.example.com:6432/enhancer"
+    assert (target.host, target.port, target.user, target.database, target.sslmode) == (
+        "proxy.example.com", 6432, "enhancer", "enhancer", "verify-full")
+    assert target.credentials == "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
+
+
+def test_a_postgresql_url_defaults_to_port_5432_no_credentials_and_no_tls():
+    target = DatabaseUrl("postgres://postgres@127.0.0.1/enhancer").postgres
+
+    assert (target.port, target.credentials, target.sslmode) == (5432, None, "disable")
+
+
+@pytest.mark.parametrize("url", ["mysql://db/x", "sqlite:///", "sqlite://x.db", "/mnt/data/enhancer.db", "", None, 42])
 def test_anything_else_is_refused_with_the_settings_message(url):
-    with pytest.raises(ValueError, match=r"^must be sqlite:///<path> \(PostgreSQL support is not built yet\)$"):
+    with pytest.raises(ValueError, match=r"^must be sqlite:///<path> or postgresql://<user>@<host>\[:<port>\]/"
+                                         r"<database>$"):
         DatabaseUrl(url)
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("postgresql://user:s3cr3t@db/enhancer", "the password belongs in a secret named by ?credentials="),
+    ("postgresql://db/enhancer", "a user, a host and a database are all required"),
+    ("postgresql://u@db/", "a user, a host and a database are all required"),
+    ("postgresql://u@db:port/x", "the port must be a number"),
+    ("postgresql://u@db/x?sslmode=prefer", "sslmode must be one of disable, require, verify-full"),
+    ("postgresql://u@db/x?password=s3cr3t", "only ?credentials= and ?sslmode="),
+])
+def test_a_postgresql_url_that_cannot_be_served_says_why_and_never_echoes_a_password(url, reason):
+    with pytest.raises(ValueError) as refused:
+        DatabaseUrl(url)
+
+    assert reason in str(refused.value) and "s3cr3t" not in str(refused.value)
 
 
 def test_the_settings_hold_a_parsed_url(monkeypatch):

@@ -3,17 +3,20 @@
 This module is the only way in. Everything outside `adapters/sql/` (bootstrap, the migrate function,
 `enhancer-db`, the local stack, tests, bench) holds a `DatabaseUrl` — parsed once by the settings — and calls
 the functions below; which dialect stands behind the URL is decided in `_dialect` alone. The dialect modules
-(`sqlite.py` today) share one shape: `connect`, `exists`, `prepare`, `accounts`, `billing`, `jobs` and
-`migrate_and_check`, each taking where the database is.
+(`sqlite.py`, `postgresql.py`) share one shape: `connect`, `exists`, `prepare`, `accounts`, `billing`, `jobs`
+and `migrate_and_check`, each taking where the database is (SQLite: the file; PostgreSQL: a `PostgresTarget`).
 
-    url.py               DatabaseUrl: the dialect and, for SQLite, the file
+    url.py               DatabaseUrl: the dialect, and where the database is
     accounts.py          the accounts aggregate (users, sessions) behind the `Accounts` port
     billing.py           Stripe customers and subscriptions behind the `BillingAccounts` port, in event order
-    connections.py       one connection per thread; `watch_statements` counts round trips (bench)
+    connections.py       one connection per thread, write transactions (retried on a conflict); `watch_statements`
+                         counts round trips (bench)
     jobs.py              the jobs repository behind the `Jobs` port: conditional status moves
     schema.py            the migration files of a dialect, and the post-conditions every dialect proves
     sqlite.py            the SQLite dialect: connections, and what `_dialect` dispatches to
     sqlite_migrator.py   apply and check `migrations/sqlite/`
+    postgresql.py        the PostgreSQL dialect (pg8000): a connection that reconnects, errors mapped to 503/retry
+    postgres_migrator.py apply and check `migrations/postgresql/`, and the database's statement timeout
     migrations/<dialect>/NNNN_name.sql
     cli.py               `enhancer-db migrate|check`
 
@@ -38,35 +41,39 @@ __all__ = ["DatabaseUrl", "connect", "exists", "migrate_and_check", "open_accoun
 
 
 class _Dialect(Protocol):
-    """The shape every dialect module has (`sqlite.py` now)."""
+    """The shape every dialect module has; `where` is what `_dialect` hands it."""
 
-    def connect(self, where: str) -> Any: ...
+    def connect(self, where: Any) -> Any: ...
 
-    def accounts(self, where: str) -> SqlAccounts: ...
+    def accounts(self, where: Any) -> SqlAccounts: ...
 
-    def billing(self, where: str) -> SqlBilling: ...
+    def billing(self, where: Any) -> SqlBilling: ...
 
-    def jobs(self, where: str) -> SqlJobs: ...
+    def jobs(self, where: Any) -> SqlJobs: ...
 
-    def exists(self, where: str) -> bool: ...
+    def exists(self, where: Any) -> bool: ...
 
-    def prepare(self, where: str) -> None: ...
+    def prepare(self, where: Any) -> None: ...
 
-    def migrate_and_check(self, where: str, *, apply: bool) -> MigrationReport: ...
+    def migrate_and_check(self, where: Any, *, apply: bool) -> MigrationReport: ...
 
 
-def _dialect(url: DatabaseUrl | str) -> tuple[_Dialect, str]:
-    """The dialect module for `url`, and where its database is (SQLite: the file's path)."""
+def _dialect(url: DatabaseUrl | str) -> tuple[_Dialect, Any]:
+    """The dialect module for `url`, and where its database is (SQLite: the file's path; PostgreSQL: the
+    server, user, database and credentials)."""
     url = DatabaseUrl(url)
     if url.dialect == "sqlite":
         from enhancer.adapters.sql import sqlite
 
         return cast(_Dialect, sqlite), url.path
-    raise NotImplementedError(f"no SQL dialect {url.dialect!r}")  # DatabaseUrl refuses every other one
+    from enhancer.adapters.sql import postgresql
+
+    return cast(_Dialect, postgresql), url.postgres
 
 
 def connect(url: DatabaseUrl | str) -> Any:
-    """A new connection in autocommit mode (a DB-API connection with `execute`); the caller closes it."""
+    """A new connection in autocommit mode (`execute(sql, params)` → fetchone/fetchall/rowcount, `close`, and a
+    context manager on PostgreSQL); the caller closes it."""
     dialect, where = _dialect(url)
     return dialect.connect(where)
 
@@ -96,7 +103,7 @@ def exists(url: DatabaseUrl | str) -> bool:
 
 
 def prepare(url: DatabaseUrl | str) -> None:
-    """Make room for the database before it is first migrated (SQLite: create its folder)."""
+    """Make room for the database before it is first migrated (SQLite: its folder; PostgreSQL: the database)."""
     dialect, where = _dialect(url)
     dialect.prepare(where)
 

@@ -1,14 +1,13 @@
 """The accounts aggregate: users and their sessions, behind the `Accounts` port (`services/ports.py`).
 
 The dialect hands in how to connect and how a write transaction begins (`open_accounts` in this package's
-`__init__`); the statements use the qmark parameter style.
+`__init__`, `connections.PerThreadConnection`); the statements use the qmark parameter style.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from enhancer.adapters.sql.connections import PerThreadConnection
@@ -35,10 +34,6 @@ WHERE s.id = ?
 class SqlAccounts(PerThreadConnection):
     """Users and sessions. One connection per thread: the local gateway serves requests on threads."""
 
-    def __init__(self, connect: Callable[[], Any], *, begin_write: str = "BEGIN") -> None:
-        super().__init__(connect)
-        self._begin_write = begin_write
-
     def session_account(self, session_id: str, now: float) -> AccountRecord | None:
         """The signed-in account of a session; an expired session is deleted and yields None."""
         row = self._conn.execute(_SESSION_USER_SQL, (*_ACTIVE, session_id)).fetchone()
@@ -54,23 +49,19 @@ class SqlAccounts(PerThreadConnection):
     def upsert_user(self, email: str, plan: str) -> AccountRecord:
         """Create the user with this email, or set the plan of the existing one."""
         email = email.strip().lower()
-        conn = self._conn
-        conn.execute(self._begin_write)
-        try:
+
+        def work(conn: Any) -> str:
             row = conn.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()
             if row:
-                user_id = row[0]
-                conn.execute("UPDATE users SET plan = ? WHERE id = ?", (plan, user_id))
-            else:
-                user_id = str(uuid.uuid4())
-                local_part = email.split("@", 1)[0] or "user"
-                conn.execute(
-                    "INSERT INTO users (id, name, username, email, plan) VALUES (?, ?, ?, ?, ?)",
-                    (user_id, local_part, f"{local_part}-{secrets.token_hex(4)}", email, plan))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+                conn.execute("UPDATE users SET plan = ? WHERE id = ?", (plan, row[0]))
+                return str(row[0])
+            user_id = str(uuid.uuid4())
+            local_part = email.split("@", 1)[0] or "user"
+            conn.execute("INSERT INTO users (id, name, username, email, plan) VALUES (?, ?, ?, ?, ?)",
+                         (user_id, local_part, f"{local_part}-{secrets.token_hex(4)}", email, plan))
+            return user_id
+
+        user_id = self._write(work)
         return AccountRecord(user_id=user_id, email=email, user_plan=plan)
 
     def create_session(self, user_id: str, expires_at: int) -> str:
@@ -88,32 +79,29 @@ class SqlAccounts(PerThreadConnection):
         the user with this verified email who has no subject yet (an account from before Cognito), else a new
         free user. SignInRefused("email_in_use") when the email belongs to another subject's user."""
         email = email.strip().lower()
-        conn = self._conn
-        conn.execute(self._begin_write)
-        try:
+
+        def work(conn: Any) -> tuple[str, str]:
             by_subject = conn.execute("SELECT id, email, plan FROM users WHERE cognito_sub = ?", (subject,)).fetchone()
             by_email = conn.execute("SELECT id, email, plan, cognito_sub FROM users WHERE email = ?",
                                     (email,)).fetchone()
             if by_email is not None and by_email[3] not in (None, subject):
                 raise SignInRefused("email_in_use")
             if by_subject is not None:
-                user_id, plan = by_subject[0], by_subject[2]
-                if by_email is not None and by_email[0] != user_id:
+                if by_email is not None and by_email[0] != by_subject[0]:
                     raise SignInRefused("email_in_use")
-                conn.execute("UPDATE users SET email = ? WHERE id = ?", (email, user_id))
-            elif by_email is not None:
-                user_id, plan = by_email[0], by_email[2]
-                conn.execute("UPDATE users SET cognito_sub = ? WHERE id = ?", (subject, user_id))
-            else:
-                user_id, plan = str(uuid.uuid4()), "free"
-                local_part = email.split("@", 1)[0] or "user"
-                conn.execute(
-                    "INSERT INTO users (id, name, username, email, plan, cognito_sub) VALUES (?, ?, ?, ?, ?, ?)",
-                    (user_id, local_part, f"{local_part}-{secrets.token_hex(4)}", email, plan, subject))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+                conn.execute("UPDATE users SET email = ? WHERE id = ?", (email, by_subject[0]))
+                return by_subject[0], by_subject[2]
+            if by_email is not None:
+                conn.execute("UPDATE users SET cognito_sub = ? WHERE id = ?", (subject, by_email[0]))
+                return by_email[0], by_email[2]
+            user_id = str(uuid.uuid4())
+            local_part = email.split("@", 1)[0] or "user"
+            conn.execute(
+                "INSERT INTO users (id, name, username, email, plan, cognito_sub) VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, local_part, f"{local_part}-{secrets.token_hex(4)}", email, "free", subject))
+            return user_id, "free"
+
+        user_id, plan = self._write(work)
         return AccountRecord(user_id=user_id, email=email, user_plan=plan)
 
     def subject_of(self, user_id: str) -> str | None:
@@ -124,18 +112,12 @@ class SqlAccounts(PerThreadConnection):
     def erase_user(self, user_id: str) -> dict[str, int]:
         """The user's rows, in one transaction: jobs, sessions, subscriptions, the Stripe customer, the user;
         how many of each there were. Idempotent."""
-        counted = {}
-        conn = self._conn
-        conn.execute(self._begin_write)
-        try:
-            for name, statement in (("jobs", "DELETE FROM ai_jobs WHERE user_id = ?"),
-                                    ("sessions", "DELETE FROM sessions WHERE user_id = ?"),
-                                    ("subscriptions", "DELETE FROM subscriptions WHERE user_id = ?"),
-                                    ("customers", "DELETE FROM stripe_customers WHERE user_id = ?"),
-                                    ("users", "DELETE FROM users WHERE id = ?")):
-                counted[name] = conn.execute(statement, (user_id,)).rowcount
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return counted
+        def work(conn: Any) -> dict[str, int]:
+            return {name: conn.execute(statement, (user_id,)).rowcount
+                    for name, statement in (("jobs", "DELETE FROM ai_jobs WHERE user_id = ?"),
+                                            ("sessions", "DELETE FROM sessions WHERE user_id = ?"),
+                                            ("subscriptions", "DELETE FROM subscriptions WHERE user_id = ?"),
+                                            ("customers", "DELETE FROM stripe_customers WHERE user_id = ?"),
+                                            ("users", "DELETE FROM users WHERE id = ?"))}
+
+        return self._write(work)

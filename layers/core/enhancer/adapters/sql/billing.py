@@ -6,8 +6,7 @@ events is decided here, against the row as stored (`domain.billing.supersedes`),
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
 from typing import Any
 
 from enhancer.adapters.sql.connections import PerThreadConnection
@@ -16,21 +15,6 @@ from enhancer.domain.plans import Plan, parse_plan
 
 
 class SqlBilling(PerThreadConnection):
-    def __init__(self, connect: Callable[[], Any], *, begin_write: str = "BEGIN") -> None:
-        super().__init__(connect)
-        self._begin_write = begin_write
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        conn = self._conn
-        conn.execute(self._begin_write)
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
     def user_exists(self, user_id: str) -> bool:
         return self._conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is not None
 
@@ -73,46 +57,59 @@ class SqlBilling(PerThreadConnection):
         """A completed subscription checkout: the customer linked to the user, the subscription stored unless a
         subscription event stored it already (that one knows more), and `users.plan` set from the subscription
         as stored."""
-        with self._transaction() as conn:
+        def work(conn: Any) -> Recorded:
             _link_customer(conn, state.user_id, state.customer_id)
+            now = _now()
             conn.execute(
                 "INSERT INTO subscriptions (id, user_id, customer_id, plan, status, current_period_end, "
                 "cancel_at_period_end, last_event_at, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) ON CONFLICT (id) DO NOTHING",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                 (state.id, state.user_id, state.customer_id, state.plan.value, state.status,
-                 state.current_period_end, int(state.cancel_at_period_end), state.event_at))
+                 state.current_period_end, int(state.cancel_at_period_end), state.event_at, now, now))
             plan, status = conn.execute("SELECT plan, status FROM subscriptions WHERE id = ?", (state.id,)).fetchone()
             return Recorded(True, _set_user_plan(conn, state.user_id, plan_after(status, parse_plan(plan))))
+
+        return self._write(work)
 
     def record_subscription(self, state: SubscriptionState, price_id: str | None) -> Recorded:
         """A subscription event: stored when it is newer than what is stored (else nothing changes), the
         customer linked, `users.plan` set by the subscription's state."""
-        with self._transaction() as conn:
+        def work(conn: Any) -> Recorded:
             row = conn.execute("SELECT last_event_at, status FROM subscriptions WHERE id = ?", (state.id,)).fetchone()
             if row is not None and not supersedes(state.event_at, state.status, row[0], row[1]):
                 return Recorded(False)
             _link_customer(conn, state.user_id, state.customer_id)
+            now = _now()
             conn.execute(
                 "INSERT INTO subscriptions (id, user_id, customer_id, plan, status, current_period_end, "
                 "cancel_at_period_end, last_event_at, price_id, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, customer_id = excluded.customer_id, "
                 "plan = excluded.plan, status = excluded.status, current_period_end = excluded.current_period_end, "
                 "cancel_at_period_end = excluded.cancel_at_period_end, last_event_at = excluded.last_event_at, "
-                "price_id = excluded.price_id, updated_at = CURRENT_TIMESTAMP",
+                "price_id = excluded.price_id, updated_at = excluded.updated_at",
                 (state.id, state.user_id, state.customer_id, state.plan.value, state.status,
-                 state.current_period_end, int(state.cancel_at_period_end), state.event_at, price_id))
+                 state.current_period_end, int(state.cancel_at_period_end), state.event_at, price_id, now, now))
             return Recorded(True, _set_user_plan(conn, state.user_id, plan_after(state.status, state.plan)))
+
+        return self._write(work)
 
     def record_payment_failed(self, subscription_id: str, event_at: int) -> Recorded:
         """A failed invoice: a paid subscription becomes past_due (it keeps its plan while Stripe retries),
         unless a newer event already said more."""
-        with self._transaction() as conn:
+        def work(conn: Any) -> Recorded:
             cursor = conn.execute(
-                "UPDATE subscriptions SET status = 'past_due', last_event_at = ?, updated_at = CURRENT_TIMESTAMP "
+                "UPDATE subscriptions SET status = 'past_due', last_event_at = ?, updated_at = ? "
                 "WHERE id = ? AND status IN ('active', 'trialing') AND COALESCE(last_event_at, 0) <= ?",
-                (event_at, subscription_id, event_at))
+                (event_at, _now(), subscription_id, event_at))
             return Recorded(cursor.rowcount == 1)
+
+        return self._write(work)
+
+
+def _now() -> str:
+    # The format SQLite's CURRENT_TIMESTAMP writes (the old rows'), written by the application on every dialect.
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
 
 
 def _link_customer(conn: Any, user_id: str, customer_id: str) -> None:

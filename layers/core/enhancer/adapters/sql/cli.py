@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     if apply:
         sql.prepare(url)
     elif not sql.exists(url):
-        print(f"FAIL database {url.path} does not exist")
+        print(f"FAIL database {url.where} does not exist")
         return 1
     report = sql.migrate_and_check(url, apply=apply)
     if apply:

@@ -1,7 +1,7 @@
 """The jobs repository (table `ai_jobs`) behind the `Jobs` port (`services/ports.py`).
 
 Every status change is one `UPDATE … WHERE id = ? AND status IN (…)` with the statuses `domain.jobs.MOVES_FROM`
-allows, so the database decides which of two racing moves wins. Portable SQL (a PostgreSQL dialect will run the
+allows, so the database decides which of two racing moves wins. Portable SQL (SQLite and PostgreSQL run the
 same statements), qmark parameters; the application writes every timestamp (`domain.jobs.now_iso`).
 """
 

@@ -1,11 +1,11 @@
 """What every dialect's migrator shares: the numbered migration files of a dialect, and the post-conditions the
 go-live checklist names (the tables the routes read, the columns the repositories use and the indexes the job
-queries need)."""
+queries need), proved by `problems` from a `Catalogue` each dialect reads out of its own system tables."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -63,3 +63,51 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "subscriptions": ("id", "user_id", "customer_id", "plan", "status", "current_period_end",
                       "cancel_at_period_end", "last_event_at", "price_id", "created_at", "updated_at"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    nullable: bool
+    default: str | None  # as SQL text, e.g. 'free' (quotes included); None when there is none
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """What a database holds, as far as the post-conditions ask, read by a dialect from its system tables."""
+
+    applied: set[str]
+    tables: set[str]
+    indexes: dict[str, tuple[str, tuple[str, ...]]]  # name: (table, columns in order)
+    columns: dict[str, dict[str, Column]]  # table: {column: Column}
+    problems: list[str] = field(default_factory=list)  # what only this dialect checks
+
+
+def problems(catalogue: Catalogue, dialect: str) -> list[str]:
+    """Every post-condition `catalogue` breaks, as a sentence; an empty list means the schema is ready."""
+    found = []
+    pending = [m.name for m in migrations(dialect) if m.version not in catalogue.applied]
+    if pending:
+        found.append("migrations not applied: " + ", ".join(pending))
+    found += [f"table {table} is missing" for table in REQUIRED_TABLES if table not in catalogue.tables]
+    for index, (table, columns) in REQUIRED_INDEXES.items():
+        if index not in catalogue.indexes:
+            found.append(f"index {index} on {table}({', '.join(columns)}) is missing")
+            continue
+        actual_table, actual = catalogue.indexes[index]
+        if (actual_table, actual) != (table, columns):
+            found.append(f"index {index} covers {actual_table}({', '.join(actual)}), "
+                         f"expected {table}({', '.join(columns)})")
+    if "users" in catalogue.tables:
+        plan = catalogue.columns.get("users", {}).get("plan")
+        if plan is None:
+            found.append("column users.plan is missing")
+        elif plan.default != "'free'" or plan.nullable:
+            found.append(f"column users.plan must be NOT NULL DEFAULT 'free' (default is {plan.default})")
+    for table, names in REQUIRED_COLUMNS.items():
+        if table in catalogue.tables:
+            present = catalogue.columns.get(table, {})
+            found += [f"column {table}.{name} is missing" for name in names if name not in present]
+    user_id = catalogue.columns.get("ai_jobs", {}).get("user_id")
+    if user_id is not None and not user_id.nullable:
+        found.append("column ai_jobs.user_id must be nullable (guest jobs have no user)")
+    return found + catalogue.problems

@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from enhancer.adapters.sql.schema import (
-    REQUIRED_COLUMNS,
-    REQUIRED_INDEXES,
-    REQUIRED_TABLES,
-    MigrationReport,
-    migrations,
-)
+from enhancer.adapters.sql.schema import Catalogue, Column, MigrationReport, migrations, problems
 
 DIALECT = "sqlite"
 
@@ -56,35 +50,15 @@ def migrate_and_check(conn: sqlite3.Connection, *, apply: bool) -> MigrationRepo
 
 def check_schema(conn: sqlite3.Connection) -> list[str]:
     """Every problem found, as a sentence; an empty list means the schema is ready."""
-    problems = []
-    pending = [m.name for m in migrations(DIALECT) if m.version not in applied_versions(conn)]
-    if pending:
-        problems.append("migrations not applied: " + ", ".join(pending))
+    return problems(catalogue(conn), DIALECT)
+
+
+def catalogue(conn: sqlite3.Connection) -> Catalogue:
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    for table in REQUIRED_TABLES:
-        if table not in tables:
-            problems.append(f"table {table} is missing")
-    indexes = {row[0]: row[1] for row in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'")}
-    for index, (table, columns) in REQUIRED_INDEXES.items():
-        if index not in indexes:
-            problems.append(f"index {index} on {table}({', '.join(columns)}) is missing")
-            continue
-        actual = tuple(row[2] for row in conn.execute(f"PRAGMA index_info('{index}')"))
-        if indexes[index] != table or actual != columns:
-            problems.append(f"index {index} covers {indexes[index]}({', '.join(actual)}), "
-                            f"expected {table}({', '.join(columns)})")
-    if "users" in tables:
-        plan = {row[1]: row for row in conn.execute("PRAGMA table_info('users')")}.get("plan")
-        if plan is None:
-            problems.append("column users.plan is missing")
-        elif plan[4] != "'free'" or not plan[3]:
-            problems.append(f"column users.plan must be NOT NULL DEFAULT 'free' (default is {plan[4]})")
-    for table, columns in REQUIRED_COLUMNS.items():
-        if table in tables:
-            present = {row[1] for row in conn.execute(f"PRAGMA table_info('{table}')")}
-            problems += [f"column {table}.{name} is missing" for name in columns if name not in present]
-    if "ai_jobs" in tables:
-        job_columns = {row[1]: row for row in conn.execute("PRAGMA table_info('ai_jobs')")}
-        if "user_id" in job_columns and job_columns["user_id"][3]:
-            problems.append("column ai_jobs.user_id must be nullable (guest jobs have no user)")
-    return problems
+    indexes = {}
+    for name, table in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'").fetchall():
+        indexes[name] = (table, tuple(row[2] for row in conn.execute(f"PRAGMA index_info('{name}')")))
+    # PRAGMA table_info rows: (cid, name, type, notnull, dflt_value, pk)
+    columns = {table: {row[1]: Column(nullable=not row[3], default=row[4])
+                       for row in conn.execute(f"PRAGMA table_info('{table}')")} for table in tables}
+    return Catalogue(applied=applied_versions(conn), tables=tables, indexes=indexes, columns=columns)

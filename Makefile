@@ -7,7 +7,7 @@ TOOLS := .venv-tools
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 SYSTEM_PACKAGES := libvulkan1 libomp5
-TEST_PACKAGES := chromium
+TEST_PACKAGES := chromium postgresql
 export PYTHONDONTWRITEBYTECODE := 1
 DATABASE_ENGINES := sqlite-efs aurora-postgresql
 # Placeholder ids for the parameters without defaults, so cfn-lint can resolve every condition.
@@ -25,7 +25,7 @@ test: setup test-deps lint ## set everything up, then run every test
 setup: system-deps $(VENV)/.installed $(TOOLS)/.installed
 
 # Debian packages, installed only when missing (and only as root): the local engine's for everything, the
-# browser tests' (Chromium) for `make test` alone.
+# browser tests' (Chromium) and PostgreSQL's server (the suites that run on both SQL engines) for `make test` alone.
 define install-debian-packages
 	@missing=$$(for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \

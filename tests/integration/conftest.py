@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from enhancer import bootstrap
-from enhancer.adapters.sql import migrate_and_check, open_accounts
+from enhancer.adapters.sql import connect, migrate_and_check, open_accounts
 from enhancer.adapters.sql.accounts import SqlAccounts
 from enhancer.domain.identity import guest_cookie_value, guest_owner_key
 from local.aws import create_bucket, create_table, serialise_dynamodb
@@ -47,10 +47,54 @@ class Reply:
 
 
 @pytest.fixture
-def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def engine() -> str:
+    """The SQL engine behind the handlers: SQLite. A module whose handlers are the SQL store's main clients
+    (billing, accounts, sign-in) overrides it with `engine = both_engines` to run every test on PostgreSQL too."""
+    return "sqlite"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def both_engines(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url_of_test(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    return f"sqlite:///{tmp_path / 'enhancer.db'}" if engine == "sqlite" else str(
+        request.getfixturevalue("postgres_url"))
+
+
+class Database:
+    """The test's SQL database, read and written the way a test checks what the handlers stored."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def rows(self, statement: str, *args: Any) -> list[tuple[Any, ...]]:
+        conn = connect(self.url)
+        try:
+            return [tuple(row) for row in conn.execute(statement, args).fetchall()]
+        finally:
+            conn.close()
+
+    def run(self, statement: str, *args: Any) -> None:
+        conn = connect(self.url)
+        try:
+            conn.execute(statement, args)
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def db(database_url_of_test: str) -> Database:
+    return Database(database_url_of_test)
+
+
+@pytest.fixture
+def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url_of_test: str) -> Path:
     db_path = tmp_path / "enhancer.db"
     for name, value in {"ENVIRONMENT": "testing", "TABLE_NAME": TABLE, "BUCKET_NAME": BUCKET,
-                        "DATABASE_URL": f"sqlite:///{db_path}", "OWNER_KEY_SECRET": SECRET,
+                        "DATABASE_URL": database_url_of_test, "OWNER_KEY_SECRET": SECRET,
                         "POWERTOOLS_METRICS_NAMESPACE": "EnhancerTest"}.items():
         monkeypatch.setenv(name, value)
     for name in ("OWNER_KEY_SECRET_PARAMETER", "ALLOWED_ORIGINS", "IMAGE_PROXY_INLINE_MAX_BYTES"):
@@ -72,8 +116,8 @@ def aws(settings_env: Path) -> Any:
 
 
 @pytest.fixture
-def accounts(settings_env: Path) -> SqlAccounts:
-    url = f"sqlite:///{settings_env}"
+def accounts(settings_env: Path, database_url_of_test: str) -> SqlAccounts:
+    url = database_url_of_test
     assert migrate_and_check(url, apply=True).ok
     return open_accounts(url)
 

@@ -4,7 +4,6 @@ SQLite, Stripe's API answered at the HTTP layer (respx): everything the account 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from urllib.parse import parse_qs
 
@@ -15,7 +14,10 @@ import respx
 
 from enhancer.adapters.dynamo_keys import credits_key, daily_usage_key, monthly_usage_key
 from enhancer.domain.clock import month_key
-from tests.integration.conftest import BUCKET, TABLE, assert_security_headers, load_event
+from tests.integration.conftest import BUCKET, TABLE, assert_security_headers, both_engines, load_event
+
+# The SQL store is this module's subject: every test runs on SQLite and on PostgreSQL.
+engine = both_engines
 
 TOKEN = "t" * 32
 STRIPE_KEY = "sk_test_account_deletion_0123456789"
@@ -30,7 +32,7 @@ def pool(aws, monkeypatch):
 
 
 @pytest.fixture
-def member(pool, accounts, aws, settings_env):
+def member(pool, accounts, aws, db):
     """A Cognito user signed in here, with images, counters, a credit pack, a job and a live subscription."""
     created = pool.client.admin_create_user(UserPoolId=pool.id, Username="member@example.com")["User"]
     account = accounts.sign_in(created["Username"], "member@example.com")
@@ -42,12 +44,12 @@ def member(pool, accounts, aws, settings_env):
     month = month_key(time.time())
     for key in (daily_usage_key("user", user_id), monthly_usage_key("user", user_id, month), credits_key(user_id)):
         aws.dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": key}, "count": {"N": "1"}})
-    with sqlite3.connect(settings_env) as conn:  # rows the product's own flows would have written
-        conn.execute("INSERT INTO stripe_customers (user_id, customer_id) VALUES (?, 'cus_1')", (user_id,))
-        conn.execute("INSERT INTO subscriptions (id, user_id, customer_id, plan, status) "
-                     "VALUES ('sub_1', ?, 'cus_1', 'pro', 'active')", (user_id,))
-        conn.execute("INSERT INTO ai_jobs (id, user_id, owner_type, owner_ref, provider, status) "
-                     "VALUES ('job-1', ?, 'user', ?, 'local', 'succeeded')", (user_id, user_id))
+    # rows the product's own flows would have written
+    db.run("INSERT INTO stripe_customers (user_id, customer_id) VALUES (?, 'cus_1')", user_id)
+    db.run("INSERT INTO subscriptions (id, user_id, customer_id, plan, status) "
+           "VALUES ('sub_1', ?, 'cus_1', 'pro', 'active')", user_id)
+    db.run("INSERT INTO ai_jobs (id, user_id, owner_type, owner_ref, provider, status) "
+           "VALUES ('job-1', ?, 'user', ?, 'local', 'succeeded')", user_id, user_id)
     return type("Member", (), {"id": user_id, "session": session, "subject": created["Username"]})
 
 
@@ -68,7 +70,7 @@ def stripe_api(monkeypatch):
         yield route
 
 
-def test_deleting_an_account_removes_everything_it_had_once(invoke, member, pool, aws, settings_env, stripe_api):
+def test_deleting_an_account_removes_everything_it_had_once(invoke, member, pool, aws, db, stripe_api):
     reply = _delete(invoke, member.session)
 
     assert reply.status == 200, reply.body
@@ -86,10 +88,9 @@ def test_deleting_an_account_removes_everything_it_had_once(invoke, member, pool
     assert all(key.startswith("rl:") for key in left), left  # only this request's rate window, which expires
     with pytest.raises(pool.client.exceptions.UserNotFoundException):
         pool.client.admin_get_user(UserPoolId=pool.id, Username=member.subject)
-    with sqlite3.connect(settings_env) as conn:
-        for table, column in (("users", "id"), ("sessions", "user_id"), ("ai_jobs", "user_id"),
-                              ("subscriptions", "user_id"), ("stripe_customers", "user_id")):
-            assert conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", (member.id,)).fetchone() == (0,)  # noqa: S608
+    for table, column in (("users", "id"), ("sessions", "user_id"), ("ai_jobs", "user_id"),
+                          ("subscriptions", "user_id"), ("stripe_customers", "user_id")):
+        assert db.rows(f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", member.id) == [(0,)]  # noqa: S608
     cleared = [c for c in reply.set_cookies if c.startswith("session_id=")]
     assert cleared and "Max-Age=0" in cleared[0]
 
@@ -98,7 +99,7 @@ def test_deleting_an_account_removes_everything_it_had_once(invoke, member, pool
 
 
 def test_a_stripe_failure_deletes_nothing_so_the_user_can_ask_again(invoke, member, pool, aws, monkeypatch,
-                                                                     settings_env):
+                                                                     db):
     monkeypatch.setenv("STRIPE_SECRET", STRIPE_KEY)
     with respx.mock() as mock:
         mock.post("https://api.stripe.com/v1/subscriptions/sub_1").mock(
@@ -108,8 +109,7 @@ def test_a_stripe_failure_deletes_nothing_so_the_user_can_ask_again(invoke, memb
     assert reply.status == 502 and "Stripe is down" not in reply.body.decode()
     assert pool.client.admin_get_user(UserPoolId=pool.id, Username=member.subject)["Username"] == member.subject
     assert len(aws.s3.list_objects_v2(Bucket=BUCKET)["Contents"]) == 3
-    with sqlite3.connect(settings_env) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM users WHERE id = ?", (member.id,)).fetchone() == (1,)
+    assert db.rows("SELECT COUNT(*) FROM users WHERE id = ?", member.id) == [(1,)]
 
 
 def test_deleting_an_account_needs_csrf_and_a_session(invoke, member):

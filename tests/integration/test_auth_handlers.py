@@ -13,7 +13,10 @@ import httpx
 import pytest
 
 from local.fake_cognito import CognitoUser, FakeCognito
-from tests.integration.conftest import assert_security_headers, load_event
+from tests.integration.conftest import assert_security_headers, both_engines, load_event
+
+# The SQL store is this module's subject: every test runs on SQLite and on PostgreSQL.
+engine = both_engines
 
 SITE = "https://api.example.com"
 
@@ -82,11 +85,8 @@ def browser(invoke, cognito) -> Browser:
     return Browser(invoke, cognito)
 
 
-def _sessions(settings_env) -> int:
-    import sqlite3
-
-    with sqlite3.connect(settings_env) as conn:
-        return conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+def _sessions(db) -> int:
+    return int(db.rows("SELECT COUNT(*) FROM sessions")[0][0])
 
 
 # --- the flow ----------------------------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def test_login_sends_the_browser_to_the_managed_login_with_state_nonce_and_pkce(
     assert_security_headers(reply)
 
 
-def test_the_callback_makes_a_session_and_me_answers_the_user(browser, cognito, settings_env):
+def test_the_callback_makes_a_session_and_me_answers_the_user(browser, cognito, db):
     cognito.user = CognitoUser(email="New.User@Example.com")
 
     reply = browser.sign_in("/dashboard?tab=plans")
@@ -122,7 +122,7 @@ def test_the_callback_makes_a_session_and_me_answers_the_user(browser, cognito, 
     assert me.status == 200
     assert me.json()["data"]["user"]["email"] == "new.user@example.com"
     assert me.json()["data"]["user"]["plan"] == "free"
-    assert _sessions(settings_env) == 1
+    assert _sessions(db) == 1
 
 
 def test_signing_in_again_is_the_same_user_with_the_email_kept_current(browser, cognito):
@@ -157,28 +157,28 @@ def test_me_without_a_session_is_401(browser):
 
 # --- what is refused, with no session ---------------------------------------------------------------------------
 
-def _refused(reply, reason: str, settings_env) -> None:
+def _refused(reply, reason: str, db) -> None:
     assert reply.status == 302, reply.body
     assert urlsplit(reply.header("location")).query.endswith(f"auth={reason}"), reply.header("location")
     assert not any(name in _cookies(reply) and _cookies(reply)[name][0] for name in ("session_id", "__Host-session"))
-    assert _sessions(settings_env) == 0
+    assert _sessions(db) == 0
     assert_security_headers(reply)
 
 
-def test_a_tampered_state_is_refused_before_the_code_is_spent(browser, cognito, settings_env):
+def test_a_tampered_state_is_refused_before_the_code_is_spent(browser, cognito, db):
     answer = browser.at_cognito(browser.login().header("location"))
 
-    _refused(browser.callback({**answer, "state": answer["state"][:-2] + "xx"}), "state_mismatch", settings_env)
-    _refused(browser.callback({"code": answer["code"]}), "state_mismatch", settings_env)
+    _refused(browser.callback({**answer, "state": answer["state"][:-2] + "xx"}), "state_mismatch", db)
+    _refused(browser.callback({"code": answer["code"]}), "state_mismatch", db)
     assert not any(path.startswith("/oauth2/token") for _, path in cognito.requests)
 
 
-def test_a_login_cookie_altered_or_missing_is_refused(browser, settings_env):
+def test_a_login_cookie_altered_or_missing_is_refused(browser, db):
     answer = browser.at_cognito(browser.login().header("location"))
     altered = browser.jar["auth_login"][:-4] + "0000"
 
-    _refused(browser.callback(answer, cookies={"auth_login": altered}), "expired", settings_env)
-    _refused(browser.callback(answer, cookies={}), "expired", settings_env)
+    _refused(browser.callback(answer, cookies={"auth_login": altered}), "expired", db)
+    _refused(browser.callback(answer, cookies={}), "expired", db)
 
 
 @pytest.mark.parametrize(("claims", "reason"), [
@@ -189,34 +189,34 @@ def test_a_login_cookie_altered_or_missing_is_refused(browser, settings_env):
     ({"token_use": "access"}, "token_invalid"),
     ({"email_verified": False}, "email_unverified"),
 ])
-def test_an_id_token_that_fails_a_check_is_refused(browser, cognito, settings_env, claims, reason):
+def test_an_id_token_that_fails_a_check_is_refused(browser, cognito, db, claims, reason):
     cognito.claims = claims
-    _refused(browser.sign_in(), reason, settings_env)
+    _refused(browser.sign_in(), reason, db)
 
 
-def test_a_token_signed_by_another_key_is_refused(browser, cognito, settings_env):
+def test_a_token_signed_by_another_key_is_refused(browser, cognito, db):
     cognito.sign_with_other_key = True
-    _refused(browser.sign_in(), "token_invalid", settings_env)
+    _refused(browser.sign_in(), "token_invalid", db)
 
 
-def test_a_replayed_code_is_refused(browser, cognito, settings_env):
+def test_a_replayed_code_is_refused(browser, cognito, db):
     answer = browser.at_cognito(browser.login().header("location"))
     login_cookie = browser.jar["auth_login"]
     assert browser.callback(answer).header("location") == f"{SITE}/dashboard"
-    sessions = _sessions(settings_env)
+    sessions = _sessions(db)
 
     replay = browser.callback(answer, cookies={"auth_login": login_cookie})
 
     assert urlsplit(replay.header("location")).query.endswith("auth=code_rejected")
-    assert _sessions(settings_env) == sessions
+    assert _sessions(db) == sessions
 
 
-def test_a_login_the_user_abandoned_comes_back_denied(browser, settings_env):
+def test_a_login_the_user_abandoned_comes_back_denied(browser, db):
     answer = browser.at_cognito(browser.login().header("location"))
-    _refused(browser.callback({"error": "access_denied", "state": answer["state"]}), "denied", settings_env)
+    _refused(browser.callback({"error": "access_denied", "state": answer["state"]}), "denied", db)
 
 
-def test_an_email_of_another_cognito_user_is_refused(browser, cognito, accounts, settings_env):
+def test_an_email_of_another_cognito_user_is_refused(browser, cognito, accounts, db):
     cognito.user = CognitoUser(email="taken@example.com")
     browser.sign_in()
     browser.invoke("AuthLogoutFunction", _event("POST", "/api/auth/logout", cookies={
@@ -224,7 +224,7 @@ def test_an_email_of_another_cognito_user_is_refused(browser, cognito, accounts,
         headers={"origin": SITE, "x-csrf-token": "t" * 32}))
     cognito.user = CognitoUser(email="taken@example.com")  # another subject, the same email
 
-    _refused(browser.sign_in(), "email_in_use", settings_env)
+    _refused(browser.sign_in(), "email_in_use", db)
 
 
 def test_without_cognito_settings_login_is_503_and_the_callback_goes_back(invoke, logs):
@@ -244,7 +244,7 @@ def _logout(browser, session: str, *, csrf: bool = True):
         "session_id": session, "__Host-session": session, "csrf_token": "t" * 32}))
 
 
-def test_sign_out_ends_the_session_at_once_and_answers_the_managed_logout(browser, cognito, settings_env):
+def test_sign_out_ends_the_session_at_once_and_answers_the_managed_logout(browser, cognito, db):
     browser.sign_in()
     session = browser.jar["session_id"]
 
@@ -257,7 +257,7 @@ def test_sign_out_ends_the_session_at_once_and_answers_the_managed_logout(browse
     assert data["logoutUrl"] == f"{cognito.url}/logout?{signed_out}"
     cleared = _cookies(reply)
     assert cleared["session_id"][0] == "" and cleared["__Host-session"][0] == ""
-    assert browser.me(session).status == 401 and _sessions(settings_env) == 0
+    assert browser.me(session).status == 401 and _sessions(db) == 0
     assert _logout(browser, session).json()["data"]["hadSession"] is False
 
 

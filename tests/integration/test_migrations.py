@@ -133,7 +133,7 @@ def test_the_console_script_exits_non_zero_on_failure(database):
 def test_guest_jobs_are_allowed_and_must_not_carry_a_user(database):
     run(database, "INSERT INTO ai_jobs (id, owner_type, owner_ref, provider) VALUES ('j1', 'guest', 'k', 'local')")
 
-    with pytest.raises(Exception, match="CHECK constraint failed|23514"):  # 23514: PostgreSQL's check_violation
+    with pytest.raises(Exception, match=r"CHECK constraint failed|23514"):  # 23514: PostgreSQL's check_violation
         run(database, "INSERT INTO ai_jobs (id, owner_type, owner_ref, provider) VALUES ('j2', 'user', 'k', 'x')")
     assert rows(database, "SELECT id FROM ai_jobs") == [("j1",)]
 

@@ -140,7 +140,7 @@ def test_an_unknown_job_is_none(jobs):
 def test_the_same_id_twice_is_refused(sql_jobs):
     sql_jobs.insert(job("j1"))
 
-    with pytest.raises(Exception, match="UNIQUE|23505"):  # SQLite's words, PostgreSQL's unique_violation
+    with pytest.raises(Exception, match=r"UNIQUE|23505"):  # SQLite's words, PostgreSQL's unique_violation
         sql_jobs.insert(job("j1"))
 
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import time
 
 import pytest
 
 from local import stripe_events as se
-from tests.integration.conftest import assert_security_headers, load_event
+from tests.integration.conftest import assert_security_headers, both_engines, load_event
+
+# The SQL store is this module's subject: every test runs on SQLite and on PostgreSQL.
+engine = both_engines
 
 SECRET = "whsec_integration_test_0123456789abcdef"
 PRICES = {"pro": "price_pro_m", "premium": "price_premium_m"}
@@ -80,11 +82,6 @@ def user(accounts, invoke):
     return User(accounts, invoke, "buyer@example.com")
 
 
-def _rows(db_path, sql: str, *args) -> list[tuple]:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(sql, args).fetchall()
-
-
 NOW = int(time.time())
 
 
@@ -109,13 +106,13 @@ def test_an_annual_price_buys_the_same_plan(stripe, user):
     assert user.usage()["plan"] == "pro"
 
 
-def test_past_due_keeps_the_plan_and_unpaid_ends_it(stripe, user, settings_env):
+def test_past_due_keeps_the_plan_and_unpaid_ends_it(stripe, user, db):
     stripe(user.checkout("pro", created=NOW))
     invoice = se.event("invoice.payment_failed", se.invoice_payment_failed(
         subscription_id=user.subscription, customer=user.customer), created=NOW + 10)
 
     assert stripe(invoice).status == 200
-    assert _rows(settings_env, "SELECT status FROM subscriptions WHERE id = ?", user.subscription) == [("past_due",)]
+    assert db.rows("SELECT status FROM subscriptions WHERE id = ?", user.subscription) == [("past_due",)]
     assert user.usage()["plan"] == "pro"
     stripe(user.subscription_event("updated", "unpaid", created=NOW + 20))
     assert user.usage()["plan"] == "free"
@@ -143,14 +140,14 @@ def test_a_subscription_event_before_its_checkout_ends_as_the_right_order_does(s
     assert right.usage()["plan"] == early.usage()["plan"] == "premium"
 
 
-def test_an_older_update_arriving_after_a_newer_one_changes_nothing(stripe, user, settings_env):
+def test_an_older_update_arriving_after_a_newer_one_changes_nothing(stripe, user, db):
     stripe(user.checkout("pro", created=NOW))
     stripe(user.subscription_event("updated", "active", created=NOW + 20, plan="premium"))
-    before = _rows(settings_env, "SELECT plan, status, last_event_at FROM subscriptions")
+    before = db.rows("SELECT plan, status, last_event_at FROM subscriptions")
 
     assert stripe(user.subscription_event("updated", "active", created=NOW + 10, plan="pro")).status == 200
 
-    assert _rows(settings_env, "SELECT plan, status, last_event_at FROM subscriptions") == before
+    assert db.rows("SELECT plan, status, last_event_at FROM subscriptions") == before
     assert user.usage()["plan"] == "premium"
 
 
@@ -160,10 +157,10 @@ def test_a_subscription_without_metadata_finds_its_user_through_the_customer(str
     assert user.usage()["plan"] == "free"
 
 
-def _state(user: User, db_path) -> tuple:
+def _state(user: User, db) -> tuple:
     usage = user.usage()
     return (usage["plan"], usage["creditsBalanceTenths"],
-            _rows(db_path, "SELECT plan, status, cancel_at_period_end, last_event_at FROM subscriptions "
+            db.rows("SELECT plan, status, cancel_at_period_end, last_event_at FROM subscriptions "
                            "WHERE user_id = ?", user.id))
 
 
@@ -177,7 +174,7 @@ def _history(user: User) -> list[dict]:
             user.pack(100, created=NOW + 40)]
 
 
-def test_every_event_three_times_in_any_order_ends_as_one_ordered_delivery(stripe, accounts, invoke, settings_env):
+def test_every_event_three_times_in_any_order_ends_as_one_ordered_delivery(stripe, accounts, invoke, db):
     ordered, shuffled = User(accounts, invoke, "ordered@example.com"), User(accounts, invoke, "shuffled@example.com")
     for event in _history(ordered):
         assert stripe(event).status == 200
@@ -187,9 +184,9 @@ def test_every_event_three_times_in_any_order_ends_as_one_ordered_delivery(strip
     for event in deliveries:
         assert stripe(event).status == 200
 
-    expected = _state(ordered, settings_env)
+    expected = _state(ordered, db)
     assert expected[0] == "premium" and expected[1] == 6000
-    got = _state(shuffled, settings_env)
+    got = _state(shuffled, db)
     assert (got[0], got[1]) == (expected[0], expected[1])
     assert [row[:3] for row in got[2]] == [row[:3] for row in expected[2]]
 
@@ -248,7 +245,7 @@ def test_a_payment_not_yet_paid_adds_nothing_until_it_succeeds(stripe, user):
     {"signature": ""},
     {"signature": "t=abc,v1=00"},
 ])
-def test_a_bad_stale_or_future_signature_is_refused_and_changes_nothing(stripe, user, settings_env, signing):
+def test_a_bad_stale_or_future_signature_is_refused_and_changes_nothing(stripe, user, db, signing):
     if "offset" in signing:
         signing = {"timestamp": int(time.time()) + signing["offset"]}
     reply = stripe(user.checkout("pro", created=NOW), **signing)
@@ -256,7 +253,7 @@ def test_a_bad_stale_or_future_signature_is_refused_and_changes_nothing(stripe, 
     assert reply.status == 400 and reply.json()["error"]["type"] == "validation_error"
     assert_security_headers(reply)
     assert user.usage()["plan"] == "free"
-    assert _rows(settings_env, "SELECT COUNT(*) FROM subscriptions") == [(0,)]
+    assert db.rows("SELECT COUNT(*) FROM subscriptions") == [(0,)]
 
 
 def test_a_body_changed_after_signing_is_refused(stripe, user):
@@ -266,16 +263,16 @@ def test_a_body_changed_after_signing_is_refused(stripe, user):
     assert reply.status == 400 and user.usage()["plan"] == "free"
 
 
-def test_an_unknown_event_type_is_acknowledged_and_changes_nothing(stripe, user, settings_env):
+def test_an_unknown_event_type_is_acknowledged_and_changes_nothing(stripe, user, db):
     reply = stripe(se.event("customer.created", {"id": user.customer, "object": "customer",
                                                  "metadata": {"userId": user.id}}))
 
     assert reply.status == 200 and reply.json() == {"received": True}
     assert user.usage()["plan"] == "free"
-    assert _rows(settings_env, "SELECT COUNT(*) FROM stripe_customers") == [(0,)]
+    assert db.rows("SELECT COUNT(*) FROM stripe_customers") == [(0,)]
 
 
-def test_a_redelivery_that_differs_only_in_pending_webhooks_is_the_same_event(stripe, user, settings_env):
+def test_a_redelivery_that_differs_only_in_pending_webhooks_is_the_same_event(stripe, user, db):
     first = user.checkout("pro", created=NOW)
     stripe(first)
     stripe(user.subscription_event("deleted", "canceled", created=NOW + 10))

@@ -92,18 +92,29 @@ class PostgresConnection:
         self._traced = connections.watching()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Result:
-        """One statement with qmark parameters; or, without parameters, a script of several (simple query)."""
-        con = self._open()
-        if self._traced:
-            connections.record_statement(sql)
-        try:
-            # With parameters, one statement; without, the simple query protocol (a script of several may run).
-            context = _extended_query(con, _numbered(sql, len(params)), params) if params else con.execute_simple(sql)
-        except Exception as exc:
-            raise self._translated(exc) from exc
-        finally:
-            self._used_at = time.monotonic()
-        return _Result(context.rows, context.row_count, context.columns)
+        """One statement with qmark parameters; or, without parameters, a script of several (simple query).
+
+        When the connection turns out to be gone (the proxy or a failover closed it) and the statement can be
+        sent again without doing anything twice — a read, or the BEGIN of a transaction, outside a transaction —
+        it runs once more on a new connection; anything else answers 503 and the next statement reconnects."""
+        for attempt in range(2):
+            con = self._open()
+            repeatable = attempt == 0 and _repeatable(sql) and con._transaction_status == _IDLE
+            if self._traced:
+                connections.record_statement(sql)
+            try:
+                # With parameters, one statement; without, the simple query protocol (a script may run).
+                context = (_extended_query(con, _numbered(sql, len(params)), params) if params
+                           else con.execute_simple(sql))
+            except Exception as exc:
+                translated = self._translated(exc)
+                if repeatable and self._con is None:  # lost, not refused: _translated closed it
+                    continue
+                raise translated from exc
+            finally:
+                self._used_at = time.monotonic()
+            return _Result(context.rows, context.row_count, context.columns)
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def close(self) -> None:
         con, self._con = self._con, None
@@ -147,6 +158,15 @@ class PostgresConnection:
             self.close()
             return ServiceUnavailable(BUSY)
         return exc
+
+
+_IDLE = b"I"  # the transaction status ReadyForQuery reports outside a transaction (pg8000 keeps it)
+
+
+def _repeatable(sql: str) -> bool:
+    """A single SELECT or BEGIN (a script, whatever it starts with, may have changed something)."""
+    statement = sql.strip().rstrip(";")
+    return statement.split(None, 1)[0].upper() in ("SELECT", "BEGIN") and ";" not in statement
 
 
 @lru_cache(maxsize=512)
@@ -194,6 +214,9 @@ def _connect(target: PostgresTarget, database: str) -> Any:
         raise ServiceUnavailable(BUSY) from exc
     except (pg.InterfaceError, OSError) as exc:
         logger.warning("database_unavailable", extra={"reason": str(exc)})
+        raise ServiceUnavailable(BUSY) from exc
+    except Exception as exc:  # pg8000 fails this way when the server asks for a password it was not given
+        logger.warning("database_unavailable", extra={"reason": type(exc).__name__})
         raise ServiceUnavailable(BUSY) from exc
 
 

@@ -341,3 +341,30 @@ def test_the_jobs_of_the_old_system_read_as_jobs_that_reserved_nothing(database_
     assert old.error is not None and (old.error.type, old.error.message) == ("server_error", "upstream said no")
     assert old.deadline_at == old.created_at == "2025-03-01 10:00:00"
     assert [j.id for j in sql.open_jobs(url(path)).page("guest", "k", status=None, limit=5, after=None)] == ["old-2"]
+
+
+def test_check_reads_database_url_alone_whatever_else_is_unset(database, monkeypatch, capsys):
+    for name in ("OWNER_KEY_SECRET", "OWNER_KEY_SECRET_PARAMETER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ENVIRONMENT", "production")  # where every function needs the owner-key secret
+    monkeypatch.setenv("DATABASE_URL", database)
+
+    assert main(["check"]) == 0
+    assert "schema check: OK" in capsys.readouterr().out
+
+
+def test_a_database_url_refused_from_the_environment_exits_with_the_reason(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://user:s3cr3t@db/enhancer")
+
+    with pytest.raises(SystemExit, match="DATABASE_URL: must be sqlite") as refused:
+        main(["check"])
+    assert "s3cr3t" not in str(refused.value)
+
+
+def test_a_server_that_cannot_be_reached_fails_the_check_and_says_where(capsys):
+    from local.aws import free_port
+
+    port = free_port()  # nothing listens there
+
+    assert main(["check", "--database-url", f"postgresql://postgres@127.0.0.1:{port}/enhancer"]) == 1
+    assert f"FAIL database 127.0.0.1:{port}/enhancer cannot be reached" in capsys.readouterr().out

@@ -52,14 +52,25 @@ class SettingsGroup(BaseSettings):
         return self.environment == "production"
 
 
-class Settings(SettingsGroup):
+class DatabaseSettings(SettingsGroup):
+    """The relational store alone: what `enhancer-db` needs, and part of the core group."""
+
+    database_url: DatabaseUrl = DatabaseUrl("sqlite:////mnt/data/enhancer.db")
+
+    @field_validator("database_url", mode="plain")
+    @classmethod
+    def _check_database_url(cls, value: object) -> DatabaseUrl:
+        # Parsed once, here; a URL the SQL adapters cannot serve is refused with what they accept.
+        return DatabaseUrl(value)
+
+
+class Settings(DatabaseSettings):
     """The core group, loaded by every function at cold start: AWS resources, the database, the owner-key
     secret, origins, the image proxy, upload forms, guest bounds and the UI flags."""
 
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     table_name: str = Field(default="enhancer-data", min_length=3, max_length=255)
     bucket_name: str = Field(default="enhancer-images", min_length=3, max_length=63)
-    database_url: DatabaseUrl = DatabaseUrl("sqlite:////mnt/data/enhancer.db")
     owner_key_secret: SecretStr | None = None
     owner_key_secret_parameter: str | None = None
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
@@ -78,12 +89,6 @@ class Settings(SettingsGroup):
         if isinstance(value, str):
             return tuple(_normalise_origin(v) for v in value.split(",") if v.strip())
         return value
-
-    @field_validator("database_url", mode="plain")
-    @classmethod
-    def _check_database_url(cls, value: object) -> DatabaseUrl:
-        # Parsed once, here; a URL the SQL adapters cannot serve is refused with what they accept.
-        return DatabaseUrl(value)
 
     @field_validator("owner_key_secret")
     @classmethod

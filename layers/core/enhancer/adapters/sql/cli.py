@@ -7,13 +7,18 @@ import sys
 
 from enhancer.adapters import sql
 from enhancer.adapters.sql.url import EXPECTED, DatabaseUrl
+from enhancer.domain.errors import ServiceUnavailable
 
 
 def _database_url(url: str | None) -> DatabaseUrl:
-    if url is None:
-        from enhancer.config import get_settings
+    if url is None:  # DATABASE_URL, and nothing else of the settings: the owner-key secret is not needed here
+        from enhancer.config import DatabaseSettings, load_group
+        from enhancer.domain.errors import ConfigurationError
 
-        return get_settings().database_url
+        try:
+            return load_group(DatabaseSettings).database_url
+        except ConfigurationError as exc:
+            raise SystemExit(str(exc)) from None
     try:
         return DatabaseUrl(url)
     except ValueError:
@@ -26,7 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help=f"{EXPECTED}; defaults to DATABASE_URL")
     args = parser.parse_args(argv)
     url = _database_url(args.database_url)
-    apply = args.command == "migrate"
+    try:
+        return _run(url, apply=args.command == "migrate")
+    except ServiceUnavailable:  # the reason is logged (database_unavailable); the credentials never are
+        print(f"FAIL database {url.where} cannot be reached")
+        return 1
+
+
+def _run(url: DatabaseUrl, *, apply: bool) -> int:
     if apply:
         sql.prepare(url)
     elif not sql.exists(url):

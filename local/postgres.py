@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,10 @@ def throwaway_cluster(port: int | None = None) -> Iterator[PostgresCluster]:
 def main() -> int:
     """Serve a throwaway cluster until interrupted, printing the DATABASE_URL to use with it."""
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 55432
+    # Stopped by Ctrl+C or a plain kill, the cluster is stopped and deleted either way (a shell's background
+    # job starts with SIGINT ignored, so both are set here).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with throwaway_cluster(port) as cluster:
         print(f"PostgreSQL on 127.0.0.1:{cluster.port}; run: DATABASE_URL={cluster.url('enhancer')} make dev",
               flush=True)

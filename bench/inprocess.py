@@ -101,6 +101,26 @@ def migrate_database() -> None:
     migrate_and_check(get_settings().database_url, apply=True)
 
 
+def start_workflow_aws() -> None:
+    """Inside `mock_aws()`: the table, the bucket and the template's state machine (STATE_MACHINE_ARN set for
+    the settings), as the job routes need them. moto runs no execution here: each stays RUNNING."""
+    import os
+
+    import boto3
+
+    from enhancer import bootstrap
+    from local.aws import create_bucket, create_table
+    from local.workflow import state_machine_definition
+
+    create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
+    create_bucket(boto3.client("s3", region_name=REGION), BUCKET)
+    machine = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+        name="enhance-job-bench", definition=state_machine_definition(),
+        roleArn="arn:aws:iam::123456789012:role/enhance-job-bench")
+    os.environ["STATE_MACHINE_ARN"] = machine["stateMachineArn"]
+    bootstrap.reset()
+
+
 def load_handlers(*function_ids: str) -> dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
     """The functions' real handlers from template.yaml, imported the way the local gateway does."""
     import asyncio

@@ -212,18 +212,13 @@ def _statement_label(sql: str) -> str:
 
 
 def _measure_round_trips(options: dict[str, Any]) -> dict[str, Any]:
-    import os
-
-    import boto3
     from moto import mock_aws
 
-    from bench.inprocess import BUCKET, TABLE, load_handlers, migrate_database
-    from enhancer import bootstrap
+    from bench.inprocess import load_handlers, migrate_database, start_workflow_aws
     from enhancer.adapters.aws import aws_client
     from enhancer.adapters.sql import open_accounts, watch_statements
     from enhancer.config import get_settings
-    from local.aws import create_bucket, create_table, serialise_dynamodb
-    from local.workflow import state_machine_definition
+    from local.aws import serialise_dynamodb
 
     migrate_database()
     image = png_bytes(64, 64)
@@ -232,13 +227,7 @@ def _measure_round_trips(options: dict[str, Any]) -> dict[str, Any]:
     serialise_dynamodb()
     # moto runs no execution here: each stays RUNNING, so only the create's calls are seen
     with mock_aws(), watch_statements() as sql:
-        create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
-        create_bucket(boto3.client("s3", region_name=REGION), BUCKET)
-        machine = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
-            name="enhance-job-bench", definition=state_machine_definition(),
-            roleArn="arn:aws:iam::123456789012:role/enhance-job-bench")
-        os.environ["STATE_MACHINE_ARN"] = machine["stateMachineArn"]
-        bootstrap.reset()
+        start_workflow_aws()
         for service, counter in counters.items():
             counter.install(aws_client(service, REGION))
         handler = load_handlers("JobsCreateFunction")["JobsCreateFunction"]

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from bench.common import Context, SectionResult
-from bench.inprocess import CSRF, REGION, context, load_event, multipart, png_bytes, run_worker, worker_main
+from bench.inprocess import CSRF, context, load_event, multipart, png_bytes, run_worker, worker_main
 
 NAME = "sql_engines"
 TITLE = "SQL engines: round trips and time per request, SQLite and PostgreSQL"
@@ -27,30 +27,19 @@ ENGINES = ("sqlite", "postgresql")
 
 
 def _measure(options: dict[str, Any]) -> dict[str, Any]:
-    import os
-
-    import boto3
     from moto import mock_aws
 
-    from bench.inprocess import BUCKET, TABLE, load_handlers, migrate_database
-    from enhancer import bootstrap
+    from bench.inprocess import load_handlers, migrate_database, start_workflow_aws
     from enhancer.adapters.sql import open_accounts, watch_statements
     from enhancer.config import get_settings
-    from local.aws import create_bucket, create_table, serialise_dynamodb
-    from local.workflow import state_machine_definition
+    from local.aws import serialise_dynamodb
 
     migrate_database()
     serialise_dynamodb()
     image = png_bytes(48, 48)
     routes: dict[str, Any] = {}
     with mock_aws(), watch_statements() as sql:
-        create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
-        create_bucket(boto3.client("s3", region_name=REGION), BUCKET)
-        machine = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
-            name="enhance-job-bench", definition=state_machine_definition(),
-            roleArn="arn:aws:iam::123456789012:role/enhance-job-bench")
-        os.environ["STATE_MACHINE_ARN"] = machine["stateMachineArn"]
-        bootstrap.reset()
+        start_workflow_aws()
         handlers = load_handlers("UsageFunction", "JobsCreateFunction")
         accounts = open_accounts(get_settings().database_url)
         sessions = []

@@ -1,10 +1,14 @@
 """Post-deploy smoke check (go-live checklist §10) against a running API: the local stack or a deployment.
 
-    python -m ops.smoke [--url URL] [--skip-generate] [--rate-limit]
+    python -m ops.smoke [--url URL] [--skip-generate] [--skip-jobs] [--skip-rate-limit]
 
-Each check prints one line, PASS or FAIL with what was seen; the exit code is the number of failures (0 when
-all pass). `--skip-generate` leaves out the one enhancement (it costs a model run and a guest's daily image);
-`--rate-limit` adds the burst that must end in 429 (it spends this client's `api` window for a minute).
+Every bullet of §10, as a guest: usage and the security headers, 405 with `Allow`, one synchronous enhancement
+and the image proxy (the upload public without cookies, the result 200 for its owner, 403 for someone else,
+404 for the owner's missing key), a job from 202 to `succeeded` and a job canceled, and a burst that ends in 429
+with `Retry-After`. Each check prints one line, PASS or FAIL with what was seen, then a report of the checks
+that failed; the exit code is the number of failures (0 when all pass). `--skip-generate` and `--skip-jobs`
+leave out what costs model runs (one image of a guest's daily three each); `--skip-rate-limit` the burst (it
+spends this client's `api` window for a minute).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,6 +100,50 @@ def check_generate_and_proxy(smoke: Smoke) -> None:
     smoke.check("proxy: the owner's missing result is 404", missing.status_code == 404, str(missing.status_code))
 
 
+JOB_SECONDS = 120  # how long a job may take to end before the check fails (Replicate's cold starts included)
+ENDED = ("succeeded", "failed", "canceled")
+
+
+def _create_job(smoke: Smoke) -> httpx.Response:
+    return smoke.client.post("/api/ai-image/jobs", data={"model": "real-esrgan", "scale": "2"},
+                             files={"image": ("smoke.png", _png(), "image/png")}, headers=smoke.unsafe_headers(),
+                             timeout=60)
+
+
+def _job_until_ended(smoke: Smoke, job_id: str) -> dict:
+    deadline = time.monotonic() + JOB_SECONDS
+    job: dict = {}
+    while time.monotonic() < deadline:
+        job = smoke.client.get(f"/api/ai-image/jobs/{job_id}").json().get("data") or {}
+        if job.get("status") in ENDED:
+            return job
+        time.sleep(1)  # 60 a minute at most: well inside the poll limiter's 120
+    return job
+
+
+def check_jobs(smoke: Smoke) -> None:
+    created = _create_job(smoke)
+    job_id = (created.json().get("data") or {}).get("id") if created.status_code == 202 else None
+    if not smoke.check("jobs: POST answers 202 with the job's id", bool(job_id),
+                       f"{created.status_code} {created.text[:200]}"):
+        return
+    job = _job_until_ended(smoke, str(job_id))
+    smoke.check("jobs: the job ends succeeded with its result", job.get("status") == "succeeded"
+                and bool((job.get("output") or {}).get("url")), f"{job.get('status')} {job.get('error')}")
+    second = _create_job(smoke)
+    second_id = (second.json().get("data") or {}).get("id") if second.status_code == 202 else None
+    if not second_id:
+        smoke.check("jobs: cancel", False, f"the job to cancel was not created: {second.status_code}")
+        return
+    canceled = smoke.client.post(f"/api/ai-image/jobs/{second_id}/cancel", headers=smoke.unsafe_headers())
+    status = (canceled.json().get("data") or {}).get("status") if canceled.status_code == 200 else None
+    ended = _job_until_ended(smoke, str(second_id)).get("status")
+    # A fast model may finish first: cancel then answers the job as it ended (one of the two wins).
+    smoke.check("jobs: cancel answers 200 and the job ends canceled (or had already succeeded)",
+                status in ("canceled", "succeeded") and ended == status,
+                f"{canceled.status_code}, answered {status!r}, ended {ended!r}")
+
+
 def check_rate_limit(smoke: Smoke) -> None:
     for _ in range(40):
         response = smoke.client.get("/api/ai-image/usage")
@@ -104,9 +153,10 @@ def check_rate_limit(smoke: Smoke) -> None:
                 and response.headers.get("retry-after", "").isdigit(), str(response.status_code))
 
 
-def run(url: str, *, generate: bool = True, rate_limit: bool = False) -> int:
+def run(url: str, *, generate: bool = True, jobs: bool = True, rate_limit: bool = True) -> int:
     checks: list[Callable[[Smoke], None]] = [check_usage, check_method_not_allowed]
     checks += [check_generate_and_proxy] if generate else []
+    checks += [check_jobs] if jobs else []
     checks += [check_rate_limit] if rate_limit else []
     with httpx.Client(base_url=url, timeout=30) as client:
         smoke = Smoke(client)
@@ -115,18 +165,24 @@ def run(url: str, *, generate: bool = True, rate_limit: bool = False) -> int:
                 check(smoke)
             except (httpx.HTTPError, ValueError) as error:  # unreachable, or not JSON where JSON was due
                 smoke.check(check.__name__, False, f"{type(error).__name__}: {error}")
-    failures = sum(1 for _, passed, _ in smoke.results if not passed)
-    print(f"{len(smoke.results) - failures} passed, {failures} failed")
-    return failures
+    failed = [(name, seen) for name, passed, seen in smoke.results if not passed]
+    if failed:
+        print(f"\nFailed against {url}:")
+        for name, seen in failed:
+            print(f"  - {name}: {seen}")
+    print(f"{len(smoke.results) - len(failed)} passed, {len(failed)} failed")
+    return len(failed)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.smoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8787", help="the API's base URL (the local stack's)")
     parser.add_argument("--skip-generate", action="store_true", help="leave out the enhancement and the proxy")
-    parser.add_argument("--rate-limit", action="store_true", help="also burst until 429")
+    parser.add_argument("--skip-jobs", action="store_true", help="leave out the two jobs")
+    parser.add_argument("--skip-rate-limit", action="store_true", help="leave out the burst until 429")
     args = parser.parse_args(argv)
-    return min(run(args.url.rstrip("/"), generate=not args.skip_generate, rate_limit=args.rate_limit), 100)
+    return min(run(args.url.rstrip("/"), generate=not args.skip_generate, jobs=not args.skip_jobs,
+                   rate_limit=not args.skip_rate_limit), 100)
 
 
 if __name__ == "__main__":

@@ -199,23 +199,3 @@ def test_the_gateway_refuses_bodies_it_cannot_frame(stack):
                                .encode())
             status_line = connection.recv(4096).split(b"\r\n", 1)[0]
         assert status_line.split()[1] in (b"400", b"411"), (header, status_line)
-
-
-def test_the_post_deploy_smoke_check_passes_against_the_local_stack(stack, capsys):
-    from ops.smoke import run
-
-    failures = run(stack["url"], rate_limit=True)
-
-    printed = capsys.readouterr().out
-    assert failures == 0, printed
-    assert printed.count("PASS") == 9 and printed.rstrip().endswith("9 passed, 0 failed")
-
-
-def test_the_smoke_check_fails_loudly_where_nothing_answers(capsys):
-    from local.aws import free_port
-    from ops.smoke import run
-
-    failures = run(f"http://127.0.0.1:{free_port()}", generate=False)
-
-    assert failures == 2  # one per check, each reported, none raised
-    assert capsys.readouterr().out.count("FAIL") == 2

@@ -43,8 +43,9 @@ def load_event(name: str, *, method: str | None = None, path: str | None = None,
 
 
 def event_names() -> list[str]:
-    """Every event file in `events/`, by name (without `.json`)."""
-    return sorted(path.stem for path in EVENTS.glob("*.json"))
+    """Every API Gateway event file in `events/`, by name (without `.json`); the others are the events of
+    functions no route reaches (events/README.md)."""
+    return sorted(path.stem for path in EVENTS.glob("*.json") if '"routeKey"' in path.read_text())
 
 
 def multipart(fields: dict[str, str], image: bytes | None = None, filename: str = "photo.png",

@@ -228,13 +228,13 @@ def test_two_migrators_racing_on_one_database_apply_each_migration_once(postgres
     assert len(rows(postgres_url, "SELECT version FROM schema_migrations")) == len(migrations("postgresql"))
 
 
-def _migrate_handler(tmp_path, monkeypatch):
+def _migrate_handler(tmp_path, monkeypatch, database: str | None = None):
     from enhancer import bootstrap
     from local.gateway import load_handler
     from local.template import ROOT
 
     monkeypatch.setenv("ENVIRONMENT", "development")
-    monkeypatch.setenv("DATABASE_URL", url(tmp_path / "efs.db"))
+    monkeypatch.setenv("DATABASE_URL", database or url(tmp_path / "efs.db"))
     bootstrap.reset()
     return load_handler(ROOT / "functions" / "migrate", "app.handler", "MigrateFunction")
 
@@ -368,3 +368,98 @@ def test_a_server_that_cannot_be_reached_fails_the_check_and_says_where(capsys):
 
     assert main(["check", "--database-url", f"postgresql://postgres@127.0.0.1:{port}/enhancer"]) == 1
     assert f"FAIL database 127.0.0.1:{port}/enhancer cannot be reached" in capsys.readouterr().out
+
+
+# --- the deploy's migration step: the SchemaMigrations custom resource --------------------------------------------
+
+def _deploy(handler, request_type: str = "Create", *, answers=None):
+    """The custom resource's handler called with the event file; CloudFormation's response URL answered at the
+    HTTP layer. The JSON document PUT there, and the request that carried it."""
+    import json
+
+    import httpx
+    import respx
+
+    from local.events import LambdaContext
+    from local.samples import EVENTS
+
+    event = json.loads((EVENTS / "migrate-custom-resource-create.json").read_text())
+    event["RequestType"] = request_type
+    if request_type != "Create":
+        event["PhysicalResourceId"] = "SchemaMigrations"
+    with respx.mock() as mock:
+        route = mock.put(event["ResponseURL"]).mock(side_effect=answers or [httpx.Response(200)])
+        assert handler(event, LambdaContext("MigrateFunction", "cr-1")) is None
+    request = route.calls.last.request
+    return json.loads(request.content), request
+
+
+def test_the_deploy_step_migrates_and_answers_success(database_url, tmp_path, monkeypatch):
+    handler = _migrate_handler(tmp_path, monkeypatch, database_url)
+
+    answer, request = _deploy(handler)
+
+    assert answer["Status"] == "SUCCESS" and answer["Data"] == {"Applied": len(migrations(dialect_of(database_url)))}
+    assert (answer["PhysicalResourceId"], answer["LogicalResourceId"]) == ("SchemaMigrations", "SchemaMigrations")
+    assert answer["RequestId"] == "5b2e1c4a-8d3f-4a6b-9e7c-1f2a3b4c5d6e" and answer["StackId"].endswith("4e5f")
+    assert request.headers["content-type"] == ""  # what the presigned URL was signed for
+    assert sql.migrate_and_check(database_url, apply=False).ok
+
+
+def test_the_deploy_fails_naming_the_missing_index_in_the_stack_events(database, tmp_path, monkeypatch):
+    run(database, "DROP INDEX idx_ai_jobs_owner_created_at")
+    handler = _migrate_handler(tmp_path, monkeypatch, database)
+
+    answer, _ = _deploy(handler, "Update")
+
+    assert answer["Status"] == "FAILED" and answer["PhysicalResourceId"] == "SchemaMigrations"
+    assert answer["Reason"] == ("schema check failed after migrating: index idx_ai_jobs_owner_created_at on "
+                                "ai_jobs(owner_type, owner_ref, created_at) is missing")
+
+
+def test_deleting_the_stack_never_waits_on_the_database(tmp_path, monkeypatch):
+    handler = _migrate_handler(tmp_path, monkeypatch)
+
+    answer, _ = _deploy(handler, "Delete")
+
+    assert answer["Status"] == "SUCCESS"
+    assert not (tmp_path / "efs.db").exists()  # nothing was opened
+
+
+def test_a_database_that_cannot_be_reached_fails_the_deploy_with_a_reason(tmp_path, monkeypatch):
+    from local.aws import free_port
+
+    port = free_port()
+    handler = _migrate_handler(tmp_path, monkeypatch, f"postgresql://postgres@127.0.0.1:{port}/enhancer")
+
+    answer, _ = _deploy(handler)
+
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"] == f"the database at 127.0.0.1:{port}/enhancer cannot be reached"
+
+
+def test_the_answer_is_sent_again_when_the_response_url_fails_at_first(tmp_path, monkeypatch):
+    import httpx
+
+    handler = _migrate_handler(tmp_path, monkeypatch)
+
+    answer, _ = _deploy(handler, answers=[httpx.Response(503), httpx.ConnectError("reset"), httpx.Response(200)])
+
+    assert answer["Status"] == "SUCCESS"
+
+
+def test_the_template_runs_the_deploy_step_before_the_code_that_reads_the_store():
+    from local.template import load_template
+
+    resources = load_template()["Resources"]
+    step = resources["SchemaMigrations"]
+
+    assert step["Type"] == "Custom::SchemaMigrations"
+    assert step["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["MigrateFunction", "Arn"]}
+    assert step["Properties"]["Layer"] == {"Ref": "CoreLayer"}  # new code or new migrations: it runs again
+    readers = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"
+               and {"Ref": "DatabaseAccessPolicy"} in r["Properties"].get("Policies", [])]
+    assert len(readers) > 10
+    for name in readers:
+        waits = "SchemaMigrations" in resources[name].get("DependsOn", [])
+        assert waits == (name != "MigrateFunction"), name

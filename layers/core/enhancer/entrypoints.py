@@ -3,6 +3,7 @@
     handler = http_handler(router)            an API Gateway route: FastAPI in Mangum
     @task_handler                             a Step Functions task: typed input, errors ASL can match
     @scheduled_handler                        an EventBridge schedule: the event as it comes
+    @custom_resource_handler                  a CloudFormation custom resource: Create/Update run, the answer sent
 
 Each adds the Powertools Logger (the Lambda context in every line, state cleared between invocations) and
 Metrics (the EMF document flushed when the invocation ends, also when it fails). Only `http_handler` imports
@@ -26,7 +27,7 @@ import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from enhancer.domain.errors import AppError, validation_issues
+from enhancer.domain.errors import AppError, ConfigurationError, validation_issues
 from enhancer.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -133,3 +134,39 @@ def scheduled_handler(fn: Callable[[dict[str, Any], Any], Any]) -> Handler:
     from aws_lambda_powertools.logging import correlation_paths
 
     return _observed(fn, correlation_id_path=correlation_paths.EVENT_BRIDGE)
+
+
+# --- CloudFormation custom resources ------------------------------------------------------------------------
+
+def is_custom_resource_request(event: Any) -> bool:
+    """Whether `event` is CloudFormation asking a custom resource (and not an operator's own payload)."""
+    return isinstance(event, dict) and {"RequestType", "ResponseURL", "StackId", "RequestId"} <= event.keys()
+
+
+def custom_resource_handler(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
+    """The handler of a custom resource whose work is `fn(properties)` on Create and Update; its result is the
+    resource's `Data`. Delete succeeds without work (a stack must always be deletable). An AppError fails the
+    resource with its message as the reason the stack events show; anything else fails it with the request id
+    to look up in the log. The answer is always sent, so the stack never waits for it."""
+    from enhancer.adapters.cloudformation import respond
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        physical_id = event.get("PhysicalResourceId") or event["LogicalResourceId"]
+        if event["RequestType"] == "Delete":
+            respond(event, status="SUCCESS", reason="nothing to undo", physical_id=physical_id)
+            return
+        try:
+            data = fn(event.get("ResourceProperties") or {})
+        except (AppError, ConfigurationError) as error:  # their messages name the problem, never a secret
+            logger.warning("custom_resource_failed", extra={"error": str(error)})
+            respond(event, status="FAILED", reason=str(error), physical_id=physical_id)
+            return
+        except Exception:
+            logger.exception("custom_resource_failed")
+            request_id = getattr(context, "aws_request_id", "?")
+            respond(event, status="FAILED", reason=f"internal error: see the function's log, request {request_id}",
+                    physical_id=physical_id)
+            return
+        respond(event, status="SUCCESS", reason="done", physical_id=physical_id, data=data)
+
+    return _observed(handler)

@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 DATABASE_ENGINES := sqlite-efs aurora-postgresql
 # Placeholder ids for the parameters without defaults, so cfn-lint can resolve every condition.
 LINT_PARAMETERS := Environment=production VpcId=vpc-0123456789abcdef0 SubnetIdA=subnet-0123456789abcdef0 \
-  SubnetIdB=subnet-0123456789abcdef1
+  SubnetIdB=subnet-0123456789abcdef1 SubnetsHaveInternetEgress=true
 
 .PHONY: dev test setup system-deps test-deps lint lint-python lint-types lint-template build bench smoke stripe-event lock migrate db-check clean
 

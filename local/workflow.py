@@ -63,12 +63,13 @@ def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _local_values(template: dict[str, Any], parameters: dict[str, str] | None) -> dict[str, str]:
-    """What `Ref` and `Sub` resolve to: parameters, pseudo parameters, and each function's name (`Ref`) and ARN
-    (`${Function.Arn}` in a `Sub`)."""
+    """What `Ref` and `Sub` resolve to: parameters, pseudo parameters, and each function's name (`Ref`), ARN
+    (`${Function.Arn}` in a `Sub`) and alias (`!Ref Function.Alias`: locally the one version there is)."""
     values = {"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
     for function_id in _functions(template):
         values[function_id] = function_id
         values[f"{function_id}.Arn"] = function_arn(function_id)
+        values[f"{function_id}.Alias"] = function_arn(function_id)
     values.update(parameter_values(template, parameters))
     return values
 
@@ -129,15 +130,22 @@ def state_machine_definition(logical_id: str = STATE_MACHINE_ID, template: dict[
 
 
 def task_function_ids(logical_id: str = STATE_MACHINE_ID, template: dict[str, Any] | None = None) -> list[str]:
-    """The functions the state machine's substitutions name by `!GetAtt <Function>.Arn`."""
+    """The functions the state machine's substitutions name, by `!GetAtt <Function>.Arn` or `!Ref <Function>.Alias`."""
     template = template or load_template()
     props = _state_machine_resource(template, logical_id)
     functions = _functions(template)
     ids = []
     for node in (props.get("DefinitionSubstitutions") or {}).values():
         get_att = _get_att(node)
-        if get_att and get_att[1] == "Arn" and get_att[0] in functions and get_att[0] not in ids:
-            ids.append(get_att[0])
+        ref = node.get("Ref") if isinstance(node, dict) and set(node) == {"Ref"} else None
+        if get_att and get_att[1] == "Arn":
+            function_id = get_att[0]
+        elif isinstance(ref, str) and ref.endswith(".Alias"):
+            function_id = ref.removesuffix(".Alias")
+        else:
+            continue
+        if function_id in functions and function_id not in ids:
+            ids.append(function_id)
     return ids
 
 

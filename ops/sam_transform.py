@@ -29,9 +29,21 @@ def main(source: str, target: str) -> int:
                 properties[name] = "s3://placeholder-bucket/placeholder-key"
     # No managed policy is named by ARN lookup here, so the loader is never asked for one.
     transformed = transform(template, {}, mock.Mock(load=lambda: {}, get=lambda *_: None))
+    _drop_consumed_parameters(transformed)
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     Path(target).write_text(json.dumps(transformed, indent=1))
     return 0
+
+
+def _drop_consumed_parameters(transformed: dict) -> None:
+    """The transform resolves some parameters into what it generates (DeploymentPreference's Type becomes the
+    deployment group's config name), from the values a deploy passes — here their defaults. Such a parameter
+    is used, though nothing in the output names it any more; cfn-lint of template.yaml still sees its use."""
+    text = json.dumps(transformed["Resources"]) + json.dumps(transformed.get("Outputs", {})) \
+        + json.dumps(transformed.get("Conditions", {})) + json.dumps(transformed.get("Rules", {}))
+    for name in list(transformed.get("Parameters", {})):
+        if f'"Ref": "{name}"' not in text and "${" + name + "}" not in text:
+            del transformed["Parameters"][name]
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from enhancer.http.security import (
     csrf_problem,
     origin_problem,
 )
-from enhancer.observability import logger
+from enhancer.observability import logger, metrics
 
 
 def _is_aws_fault(error: BaseException) -> bool:
@@ -75,6 +75,8 @@ class RequestPipeline:
                 reply = ServiceUnavailable("The service is not configured correctly, please retry later")
             else:
                 logger.exception("unhandled_error")
+                # A bug, not a dependency: the canaries roll back on it (UnhandledErrorsAlarm).
+                metrics.add_metric(name="unhandled_error", unit="Count", value=1)
                 reply = AppError("Internal server error")
             await failure(reply)(scope, receive, send_with_headers)
 

@@ -12,7 +12,7 @@ from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 from enhancer.domain.errors import ServiceUnavailable
-from enhancer.observability import logger
+from enhancer.observability import logger, metrics
 
 if TYPE_CHECKING:
     from enhancer.config import EnhancementSettings
@@ -58,6 +58,7 @@ def build_provider(settings: EnhancementSettings) -> Provider:
     logger.error("enhancement_not_configured",
                  extra={"reason": f"ENVIRONMENT={settings.environment} without REPLICATE_API_TOKEN or "
                                   "REPLICATE_API_TOKEN_PARAMETER: enhancement routes answer 503"})
+    metrics.add_metric(name="provider_not_configured", unit="Count", value=1)
     raise ServiceUnavailable(NOT_CONFIGURED)
 
 

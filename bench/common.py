@@ -59,6 +59,7 @@ class Probe:
 
     label: str
     args: tuple[str, ...]  # after probe.py: ("floor",) or ("handler", code_dir, "module.attr")
+    env: tuple[tuple[str, str], ...] = ()  # variables set for this probe alone, over PROBE_ENVIRONMENT
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def spawn(ctx: Context, probe: Probe, *, pycache_prefix: Path, write_bytecode: b
     if not write_bytecode:
         command.append("-B")
     command += [str(PROBE), *probe.args]
-    env = ctx.environment(BENCH_WATCH=",".join(watch))
+    env = ctx.environment(**dict(probe.env), BENCH_WATCH=",".join(watch))
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=env, cwd=ctx.workdir)
@@ -96,8 +97,8 @@ def spawn(ctx: Context, probe: Probe, *, pycache_prefix: Path, write_bytecode: b
 def import_profile(ctx: Context, probe: Probe, *, pycache_prefix: Path) -> dict[str, tuple[float, float]]:
     """`python -X importtime` of a probe: {module: (self ms, cumulative ms)} (inflated; compare, don't add)."""
     command = [ctx.python, "-X", f"pycache_prefix={pycache_prefix}", "-X", "importtime", str(PROBE), *probe.args]
-    done = subprocess.run(command, capture_output=True, text=True, env=ctx.environment(), cwd=ctx.workdir,
-                          check=True)
+    done = subprocess.run(command, capture_output=True, text=True, env=ctx.environment(**dict(probe.env)),
+                          cwd=ctx.workdir, check=True)
     profile: dict[str, tuple[float, float]] = {}
     for raw in done.stderr.splitlines():
         if not raw.startswith("import time:") or "self [us]" in raw:

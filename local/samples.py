@@ -1,6 +1,8 @@
 """Sample requests for the real handlers, shared by the tests and the benches: API Gateway events from the files
 in `events/` (one per route, payload 2.0, as `sam local invoke -e` takes them) varied the way API Gateway would
-present the variation, multipart bodies as a browser sends them, and photo-like PNG images.
+present the variation, multipart bodies as a browser sends them, and photo-like PNG images. Which event file is
+whose — every function's, the workflow tasks' and the others' too — is the table in events/README.md:
+`event_index` reads it, `read_event` gives any file as it is.
 
 It lives here rather than under `tests/` because the benches import it too, and importing the `tests` package
 sets test-wide AWS and Powertools settings and imports moto, which would change what the benches measure. It
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,38 @@ def event_names() -> list[str]:
     """Every API Gateway event file in `events/`, by name (without `.json`); the others are the events of
     functions no route reaches (events/README.md)."""
     return sorted(path.stem for path in EVENTS.glob("*.json") if '"routeKey"' in path.read_text())
+
+
+def read_event(name: str) -> Any:
+    """A fresh copy of `events/<name>.json` exactly as the file has it (any kind of event)."""
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+_EVENT_CELL = re.compile(r"`([a-z0-9]+(?:-[a-z0-9]+)*)\.json`")
+_FUNCTION_CELL = re.compile(r"([A-Z][A-Za-z0-9]*Function)\b")
+
+
+def event_index() -> dict[str, list[str]]:
+    """Which event files are whose: function logical id → its event names (without `.json`), in the order of the
+    table in events/README.md whose first two columns are `function` and `event` — the one place that says it.
+    A row whose cells are not a function's logical id and one backticked file name raises ValueError."""
+    index: dict[str, list[str]] = {}
+    header: list[str] | None = None
+    for number, line in enumerate((EVENTS / "README.md").read_text().splitlines(), start=1):
+        if not line.startswith("|"):
+            header = None
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if header is None:
+            header = [cell.lower() for cell in cells]
+            continue
+        if header[:2] != ["function", "event"] or all(set(cell) <= set("-: ") for cell in cells):
+            continue
+        function, event = _FUNCTION_CELL.match(cells[0]), _EVENT_CELL.fullmatch(cells[1])
+        if function is None or event is None:
+            raise ValueError(f"events/README.md:{number}: expected | <Function> | `<event>.json` | …, got {line!r}")
+        index.setdefault(function.group(1), []).append(event.group(1))
+    return index
 
 
 def multipart(fields: dict[str, str], image: bytes | None = None, filename: str = "photo.png",

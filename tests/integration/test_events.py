@@ -167,6 +167,8 @@ def test_each_workflow_task_state_has_the_event_it_sends_and_nothing_else_is_lis
                 assert set(event[field]) == selected, name
             elif value == "$.error":
                 assert set(event[field]) == {"Error", "Cause"}, name
+            elif value == "$.timeoutSeconds":
+                assert isinstance(event[field], int) and event[field] >= 60, name
             else:
                 raise AssertionError(f"{state_name}: no check for {key}: {value}")
 

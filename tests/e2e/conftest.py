@@ -1,9 +1,30 @@
-"""Browser tests: Debian's Chromium, driven by Playwright, against the local stack started for this session."""
+"""Browser tests: Debian's Chromium, driven by Playwright, against the local stack started for this session.
+
+What a test leaves behind is set by `E2E_RECORD` (docs/go-live.md §13), under `test-results/e2e/<test>/`:
+
+- `E2E_RECORD=0` (the default): a failed test keeps its trace (`trace.zip`) and a screenshot of the page as the
+  test left it (`screenshot.png`); a passing test keeps nothing; no video is recorded.
+- `E2E_RECORD=1`: every test keeps its trace and screenshot, and a failed test its video (`video.webm`).
+
+A test's folder is emptied when it starts, so what is there is from its last run. Open a trace at
+https://trace.playwright.dev (the file is read in the browser, never uploaded). A video needs an ffmpeg:
+Playwright's own where `playwright install ffmpeg` could fetch it, else `E2E_FFMPEG=<path>`, the bundled one of
+the `imageio-ffmpeg` package, or Debian's `ffmpeg`; Playwright is pointed at it through a browsers folder of this
+session (its Chromium is never used: `executable_path` is Debian's). Without any, `E2E_RECORD=1` keeps traces and
+screenshots and says in the summary that there is no video.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,27 +32,230 @@ from playwright.sync_api import expect
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+RESULTS_DIR = Path("test-results") / "e2e"  # under the rootdir; git-ignored
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+_KEPT = pytest.StashKey[list[Path]]()
+_NO_VIDEO = pytest.StashKey[bool]()
+
+
+def record_mode(environ: Mapping[str, str] | None = None) -> bool:
+    """E2E_RECORD: unset, empty or `0` → False (artifacts of failures only), `1` → True; anything else refused."""
+    value = (os.environ if environ is None else environ).get("E2E_RECORD", "").strip()
+    if value in ("", "0"):
+        return False
+    if value == "1":
+        return True
+    raise pytest.UsageError(f"E2E_RECORD must be 0 or 1, not {value!r}")
+
+
+# --- ffmpeg, for video ------------------------------------------------------------------------------------------
+
+def _ffmpeg_revision() -> str:
+    """The ffmpeg build this Playwright expects (`ffmpeg-<revision>/ffmpeg-linux` in its browsers folder)."""
+    import playwright
+
+    browsers = json.loads((Path(playwright.__file__).parent / "driver" / "package" / "browsers.json").read_text())
+    return next(entry["revision"] for entry in browsers["browsers"] if entry["name"] == "ffmpeg")
+
+
+def _browsers_folder() -> Path:
+    configured = os.environ.get("PLAYWRIGHT_BROWSERS_PATH", "")
+    if configured and configured != "0":
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ms-playwright"
+
+
+def playwrights_own_ffmpeg() -> Path | None:
+    found = _browsers_folder() / f"ffmpeg-{_ffmpeg_revision()}" / "ffmpeg-linux"
+    return found if found.is_file() else None
+
+
+def other_ffmpeg() -> str | None:
+    """An ffmpeg that is not Playwright's: E2E_FFMPEG, imageio-ffmpeg's bundled binary, or one on PATH."""
+    configured = os.environ.get("E2E_FFMPEG", "").strip()
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    try:
+        import imageio_ffmpeg  # type: ignore[import-not-found]
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError):
+        pass
+    return shutil.which("ffmpeg")
+
+
+def video_available() -> bool:
+    return playwrights_own_ffmpeg() is not None or other_ffmpeg() is not None
+
+
+# --- the session's recording settings -------------------------------------------------------------------------
+
+@dataclass
+class Recording:
+    record: bool  # E2E_RECORD=1
+    video: bool  # recording and an ffmpeg was found
+    results: Path  # test-results/e2e under the rootdir
+    scratch: Path  # videos are recorded here, and only a kept one is moved to the results
+    browsers_path: Path | None = None  # set for the driver when Playwright's own ffmpeg is missing
+
+
+@pytest.fixture(scope="session")
+def recording(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    record = record_mode()
+    scratch = tmp_path_factory.mktemp("e2e-recording")
+    settings = Recording(record=record, video=False, results=request.config.rootpath / RESULTS_DIR, scratch=scratch)
+    if record and playwrights_own_ffmpeg() is not None:
+        settings.video = True
+    elif record and (ffmpeg := other_ffmpeg()) is not None:
+        settings.browsers_path = scratch / "browsers"
+        link = settings.browsers_path / f"ffmpeg-{_ffmpeg_revision()}" / "ffmpeg-linux"
+        link.parent.mkdir(parents=True)
+        link.symlink_to(ffmpeg)
+        settings.video = True
+    request.config.stash[_NO_VIDEO] = record and not settings.video
+    return settings
+
+
+@contextmanager
+def _environment(**values: str | None) -> Iterator[None]:
+    """os.environ with `values` while the block runs (the driver copies the environment when it starts)."""
+    before = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is not None:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(recording: Recording) -> Iterator[Any]:
     """Playwright's sync API runs an event loop on this thread while it is open, and Mangum (the handlers the
     other tests call in-process) needs the thread's loop idle: so it is open for one module at a time."""
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")
     assert executable, "Debian's chromium package is missing: `make setup` installs it"
-    with sync_playwright() as playwright:
+    browsers_path = str(recording.browsers_path) if recording.browsers_path else None
+    with _environment(PLAYWRIGHT_BROWSERS_PATH=browsers_path):
+        playwright = sync_playwright().start()
+    try:
         chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
+    finally:
+        playwright.stop()
+
+
+# --- per test ---------------------------------------------------------------------------------------------------
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keeps each phase's report on the test, so its fixtures know at teardown whether it failed."""
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+def failed_so_far(item: pytest.Item) -> bool:
+    """Whether the set-up or the test itself failed (what the teardown of its fixtures can know)."""
+    return any(report.failed for report in item.stash.get(_REPORTS, {}).values())
+
+
+def artifacts_name(item: pytest.Item) -> str:
+    """`<module>-<test>[-<params>]`, safe as one folder name."""
+    return re.sub(r"[^\w.-]+", "-", f"{item.path.stem}-{item.name}").strip("-")[:150]
+
+
+@dataclass
+class Recorder:
+    """Opens recorded pages for one test; at its end keeps what E2E_RECORD says and closes them."""
+
+    browser: Any
+    item: pytest.Item
+    settings: Recording
+    failed: bool = False  # set by a fixture that fails the test at teardown (page errors)
+    _pages: list[tuple[Any, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.folder = self.settings.results / artifacts_name(self.item)
+        shutil.rmtree(self.folder, ignore_errors=True)  # what is there is from this run, or nothing
+        self._videos = Path(tempfile.mkdtemp(prefix="videos-", dir=self.settings.scratch))
+
+    def new_page(self, **context_args: Any) -> Any:
+        """A page in a new browser context (its own cookies), traced from the start, and filmed when recording."""
+        if self.settings.video:
+            context_args.setdefault("record_video_dir", str(self._videos))
+        context = self.browser.new_context(**context_args)
+        context.tracing.start(screenshots=True, snapshots=True, sources=True)
+        page = context.new_page()
+        self._pages.append((context, page))
+        return page
+
+    def finish(self) -> list[Path]:
+        """Screenshot, trace and video as E2E_RECORD says; returns what was kept."""
+        failed = self.failed or failed_so_far(self.item)
+        keep = self.settings.record or failed
+        keep_video = self.settings.video and failed
+        kept: list[Path] = []
+        for number, (context, page) in enumerate(self._pages, start=1):
+            suffix = "" if number == 1 else f"-{number}"
+            video = page.video
+            try:
+                if keep:
+                    self.folder.mkdir(parents=True, exist_ok=True)
+                    if not page.is_closed():
+                        kept += self._screenshot(page, self.folder / f"screenshot{suffix}.png")
+                    context.tracing.stop(path=self.folder / f"trace{suffix}.zip")
+                    kept.append(self.folder / f"trace{suffix}.zip")
+                else:
+                    context.tracing.stop()
+            finally:
+                context.close()  # a video is complete only once its page has closed
+            if video is not None:
+                if keep_video:
+                    video.save_as(self.folder / f"video{suffix}.webm")
+                    kept.append(self.folder / f"video{suffix}.webm")
+                video.delete()
+        shutil.rmtree(self._videos, ignore_errors=True)
+        return kept
+
+    @staticmethod
+    def _screenshot(page: Any, path: Path) -> list[Path]:
+        from playwright.sync_api import Error
+
+        try:
+            page.screenshot(path=path, full_page=True)
+        except Error:  # a page that crashed or never loaded: the trace still shows what happened
+            return []
+        return [path]
 
 
 @pytest.fixture
-def page(browser: Any, stack: dict) -> Iterator[Any]:
+def recorder(browser: Any, recording: Recording, request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    recorder = Recorder(browser, request.node, recording)
+    yield recorder
+    kept = recorder.finish()
+    if kept:
+        request.config.stash.setdefault(_KEPT, []).append(recorder.folder)
+
+
+@pytest.fixture
+def new_page(recorder: Recorder) -> Callable[..., Any]:
+    """`new_page(**context_args)`: another recorded page, e.g. a second visitor."""
+    return recorder.new_page
+
+
+@pytest.fixture
+def page(recorder: Recorder, stack: dict) -> Iterator[Any]:
     """A fresh browser context (its own cookies) on the web page; fails the test on any page error."""
-    context = browser.new_context(base_url=stack["url"])
-    page = context.new_page()
+    page = recorder.new_page(base_url=stack["url"])
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto("/")
@@ -39,5 +263,17 @@ def page(browser: Any, stack: dict) -> Iterator[Any]:
     expect(page.locator("#model-select option").first).to_be_attached()
     expect(page.locator('[data-field="owner"]')).not_to_have_text("…")
     yield page
-    context.close()
+    recorder.failed |= bool(errors)  # its artifacts are kept as a failed test's
     assert not errors, errors
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    kept = config.stash.get(_KEPT, [])
+    if kept:
+        terminalreporter.write_sep("-", f"browser artifacts ({len(kept)} tests)")
+        for folder in kept:
+            terminalreporter.write_line(str(folder.relative_to(config.rootpath)
+                                            if folder.is_relative_to(config.rootpath) else folder))
+    if config.stash.get(_NO_VIDEO, False) and kept:
+        terminalreporter.write_line("E2E_RECORD=1 recorded no video: no ffmpeg (set E2E_FFMPEG, install the "
+                                    "imageio-ffmpeg package or Debian's ffmpeg)")

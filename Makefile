@@ -86,7 +86,7 @@ build: setup ## sam build: the layer and every function, as deployed
 	@# never revalidated; without it every cold start recompiles the layer (about 2x slower).
 	$(PYTHON) -m compileall -q -j0 --invalidation-mode unchecked-hash .aws-sam/build
 
-bench: setup ## cold import per function against its floor, heavy libraries each imports
+bench: setup ## performance budgets as ratios, and the AWS cost per 1,000 enhancements and jobs (bench/README.md)
 	$(PY) -m bench
 
 smoke: setup ## post-deploy smoke check against SMOKE_URL (default: the local stack); SMOKE_ARGS adds options

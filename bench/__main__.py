@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             print(text_table(result.headers, result.rows))
             for note in result.notes:
                 print(f"  - {note}")
-            print(f"   budget {'met' if result.passed else 'MISSED'}; {time.perf_counter() - started:.0f} s\n")
+            print(f"   {result.verdict().replace('**', '')}; {time.perf_counter() - started:.0f} s\n")
             passed &= result.passed
             if not args.no_write:
                 print(f"   wrote {write_json(result, meta).relative_to(ROOT)}")

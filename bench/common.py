@@ -119,7 +119,17 @@ class SectionResult:
     rows: list[list[str]]
     figures: dict[str, Any]
     notes: list[str] = field(default_factory=list)
-    passed: bool = True
+    passed: bool = True  # the budget met or, for a section without one, every measured run succeeded
+    budgeted: bool = True  # False: the figures are for information (cost)
+
+    def verdict(self) -> str:
+        return verdict(self.budgeted, self.passed)
+
+
+def verdict(budgeted: bool, passed: bool) -> str:
+    if budgeted:
+        return "Budget met" if passed else "Budget **missed**"
+    return "No budget; every run succeeded" if passed else "No budget; a run **failed**"
 
 
 def machine() -> dict[str, Any]:

@@ -66,10 +66,11 @@ def worker_environment(ctx: Context, section: str, **extra: str) -> dict[str, st
     return env
 
 
-def run_worker(ctx: Context, section: str, options: dict[str, Any], *, timeout: float = 300,
+def run_worker(ctx: Context, section: str, options: dict[str, Any], *, timeout: float = 300, module: str = "",
                **extra_env: str) -> dict[str, Any]:
-    """Run `python -m bench.<section> '<options json>'` and return the JSON it prints last."""
-    command = [ctx.python, "-m", f"bench.{section}", json.dumps(options)]
+    """Run `python -m <module> '<options json>'` (the section's own module unless told) and return the JSON it
+    prints last."""
+    command = [ctx.python, "-m", module or f"bench.{section}", json.dumps(options)]
     with tempfile.TemporaryFile() as errors:
         done = subprocess.run(command, stdout=subprocess.PIPE, stderr=errors, cwd=ROOT, timeout=timeout,
                               env=worker_environment(ctx, section, **extra_env), check=False)

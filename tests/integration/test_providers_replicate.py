@@ -481,6 +481,18 @@ def test_start_with_a_webhook_poll_and_cancel():
     assert fake.calls()[1:] == [("GET", "/v1/predictions/p1"), ("POST", "/v1/predictions/p1/cancel")]
 
 
+@pytest.mark.parametrize(("webhook", "prefer"), [("https://api.example/hooks/replicate?job=j1", None),
+                                                 (None, "wait=27")])
+def test_a_create_is_held_only_when_no_webhook_will_report_the_end(webhook, prefer):
+    """With a webhook the task's function would only be billed for the model's time while Replicate held it."""
+    fake = FakeReplicate().on("POST", "/v1/predictions", prediction("starting"))
+
+    provider(fake).start(find_model("gfpgan"), EnhanceOptions(), SOURCE_URL, webhook=webhook,
+                         deadline=time.monotonic() + 30)
+
+    assert fake.requests[0].headers.get("Prefer") == prefer
+
+
 def test_output_of_a_finished_prediction():
     fake = FakeReplicate().on("GET", OUT, httpx.Response(200, content=PNG))
     p = provider(fake)

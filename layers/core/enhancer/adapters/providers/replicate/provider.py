@@ -82,10 +82,13 @@ class ReplicateProvider:
 
     def start(self, model: ModelSpec, options: EnhanceOptions, image_url: str, *, webhook: str | None = None,
               deadline: float | None = None) -> Prediction:
-        """Creates a prediction. With a deadline, Replicate holds the call (`Prefer: wait`) so a short run is
-        already finished when it answers; with a webhook, Replicate reports its end there."""
+        """Creates a prediction within the deadline. With a webhook, Replicate reports its end there and answers at
+        once: holding the call would only bill the caller's function for the model's time. Without one, Replicate
+        holds the call (`Prefer: wait`) as the deadline allows, so a short run is already finished when it
+        answers and the caller polls less."""
         with _counted():
-            return _prediction(self._create(model, options, image_url, deadline=deadline, webhook=webhook))
+            return _prediction(self._create(model, options, image_url, deadline=deadline, webhook=webhook,
+                                            hold=webhook is None))
 
     def poll(self, prediction_id: str, *, deadline: float | None = None) -> Prediction:
         with _counted():
@@ -120,9 +123,9 @@ class ReplicateProvider:
     # Internals.
 
     def _create(self, model: ModelSpec, options: EnhanceOptions, image_url: str, *, deadline: float | None,
-                webhook: str | None = None) -> dict[str, Any]:
+                webhook: str | None = None, hold: bool = True) -> dict[str, Any]:
         arguments = create_arguments(model, replicate_input(model, options, image_url), webhook=webhook)
-        wait = prefer_wait_seconds(deadline - time.monotonic()) if deadline is not None else 0
+        wait = prefer_wait_seconds(deadline - time.monotonic()) if hold and deadline is not None else 0
         logger.debug("replicate_call_start", extra={
             "model": model.slug, "target": arguments.get("model") or "version", "image": url_for_logs(image_url),
             "prefer_wait": wait or None})

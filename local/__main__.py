@@ -134,7 +134,9 @@ def main() -> int:
         for path in (CHECKOUT_PATH, PORTAL_PATH):
             routes.append(HttpRoute("DevCheckoutFunction", "ANY", path, ROOT / "local", "dev_checkout.handler"))
         handlers["DevCheckoutFunction"] = dev_checkout.handler
-    gateway = Gateway(routes, handlers, ROOT / "web", upload_origin=aws.endpoint)
+    gateway = Gateway(routes, handlers, ROOT / "web", upload_origin=aws.endpoint,
+                      client_ip_header=os.environ.get("GATEWAY_CLIENT_IP_HEADER") or None,
+                      openapi_document=ROOT / "docs" / "openapi.json")
     server = serve(gateway, host, port, quiet=os.environ.get("GATEWAY_QUIET") == "1")
 
     url = f"http://{host}:{server.server_address[1]}"
@@ -145,6 +147,7 @@ def main() -> int:
     print(f"""
   AI image enhancer — local stack ({settings.environment})
   URL         {url}
+  API         {url}/openapi.json (OpenAPI 3.1, docs/openapi.json)
   Functions   {len(handlers)} ({", ".join(sorted(handlers))})
   AWS         moto at {aws.endpoint} (table {settings.table_name}, bucket {settings.bucket_name})
   Database    {settings.database_url}

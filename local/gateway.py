@@ -1,10 +1,12 @@
 """What `sam local start-api` does, without containers: route by template.yaml, invoke the real handlers
-with payload 2.0 events, enforce Lambda's 6 MB limits, and serve `web/`."""
+with payload 2.0 events, enforce Lambda's 6 MB limits, and serve `web/` and the API's OpenAPI document
+(`docs/openapi.json` at `/openapi.json`)."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import ipaddress
 import json
 import mimetypes
 import sys
@@ -29,6 +31,9 @@ LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024  # request and response, encoding include
 MAX_DRAINED_BODY = 64 * 1024 * 1024
 SERVED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # what the API can route
 WEB_ROOT_METHODS = ("GET", "HEAD")  # what every path outside the API serves
+# The whole API's OpenAPI 3.1 document (`python -m ops.openapi` writes it): served beside the web page, outside the
+# API's paths. No function serves a schema (`create_app` disables FastAPI's), so the deployed API answers 404 here.
+OPENAPI_PATH = "/openapi.json"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
@@ -81,14 +86,29 @@ class Router:
 
 class Gateway:
     def __init__(self, routes: list[HttpRoute], handlers: dict[str, Handler], web_root: Path | None,
-                 upload_origin: str | None = None) -> None:
+                 upload_origin: str | None = None, client_ip_header: str | None = None,
+                 openapi_document: Path | None = None) -> None:
         self.router = Router(routes)
+        self.openapi_document = openapi_document
+        # GATEWAY_CLIENT_IP_HEADER: the request header that names the client's address, as a load balancer in
+        # front would. For the browser tests, whose contexts all connect from 127.0.0.1 but stand for different
+        # people (the per-IP limits would otherwise count them as one); never set by `make dev`.
+        self.client_ip_header = client_ip_header.lower() if client_ip_header else None
         self.handlers = handlers
         self.web_root = web_root.resolve() if web_root else None
         # Locally the browser posts large files to moto (plain http on another port), not to https S3.
         self.html_policy = HTML_CONTENT_SECURITY_POLICY.replace(
             "connect-src 'self' https:", f"connect-src 'self' https: {upload_origin}") if upload_origin \
             else HTML_CONTENT_SECURITY_POLICY
+
+    def client_ip(self, peer: str, claimed: str | None) -> str:
+        """The address the functions see: the peer's, or the configured header's when it holds an address."""
+        if self.client_ip_header and claimed:
+            try:
+                return str(ipaddress.ip_address(claimed.strip()))
+            except ValueError:
+                pass
+        return peer
 
     def static_file(self, method: str, path: str) -> Path | None:
         """The file under the web root a decoded path names, or None (then the path is routed)."""
@@ -103,6 +123,16 @@ class Gateway:
         except (OSError, ValueError):  # a NUL byte, a name too long: no file can have it
             return None
         return candidate
+
+    def openapi(self, method: str, path: str) -> bytes | None:
+        """The OpenAPI document for a GET or HEAD of `/openapi.json`, read on every request (a regenerated file
+        is served at once), or None (then the path is routed: the 404 envelope)."""
+        if path != OPENAPI_PATH or method not in WEB_ROOT_METHODS or self.openapi_document is None:
+            return None
+        try:
+            return self.openapi_document.read_bytes()
+        except OSError:
+            return None
 
     def invoke(self, route: HttpRoute, event: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -230,6 +260,11 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
             if path == "/_local/ready":
                 self._send(200, [("Content-Type", "text/plain")], b"ready")
                 return
+            document = gateway.openapi(method, path)
+            if document is not None:
+                self._send(200, [("Content-Type", "application/json"), ("Cache-Control", "no-cache")], document,
+                           head=method == "HEAD")
+                return
             static = gateway.static_file(method, path)
             if static is not None:
                 content_type = mimetypes.guess_type(static.name)[0] or "application/octet-stream"
@@ -241,13 +276,15 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
                 self._send(404, [("Content-Type", "application/json")], b'{"message":"Not Found"}')
                 return
             route, path_parameters = matched
+            client_ip = gateway.client_ip(self.client_address[0], self.headers.get(gateway.client_ip_header or ""))
             # API Gateway sets the X-Forwarded-* headers itself, overriding whatever the client sent.
-            forwarded = {"x-forwarded-proto": "http", "x-forwarded-for": self.client_address[0],
+            forwarded = {"x-forwarded-proto": "http", "x-forwarded-for": client_ip,
                          "x-forwarded-port": str(self.server.server_address[1])}
-            headers = [(k, v) for k, v in self.headers.items() if k.lower() not in forwarded]
+            headers = [(k, v) for k, v in self.headers.items()
+                       if k.lower() not in forwarded and k.lower() != gateway.client_ip_header]
             event = http_event(method=method, raw_path=path, raw_query=raw_query, route_key=route.route_key,
                                headers=[*headers, *forwarded.items()], body=body, path_parameters=path_parameters,
-                               source_ip=self.client_address[0])
+                               source_ip=client_ip)
             if len(json.dumps(event)) > LAMBDA_PAYLOAD_LIMIT:
                 self._too_large()
                 return

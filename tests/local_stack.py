@@ -18,13 +18,18 @@ import pytest
 from local.aws import free_port
 from local.template import ROOT
 
+CLIENT_IP_HEADER = "X-Test-Client-Ip"
+
 
 @contextmanager
 def running_stack(workdir: Path, port: int | None = None, **environment: str) -> Iterator[dict]:
     """`python -m local` in a subprocess with `environment` added; yields its state file (url, awsEndpoint, …)."""
     port = port or free_port()
     state_file = workdir / "stack.json"
+    # GATEWAY_CLIENT_IP_HEADER: browser contexts all connect from 127.0.0.1 but stand for different people, so
+    # each names its address in this header (tests/e2e/conftest.py); the other tests bind addresses of their own.
     env = {**os.environ, "PORT": str(port), "ENVIRONMENT": "development", "GATEWAY_QUIET": "1",
+           "GATEWAY_CLIENT_IP_HEADER": CLIENT_IP_HEADER,
            "DATABASE_URL": f"sqlite:///{workdir / 'enhancer.db'}", "LOCAL_STATE_FILE": str(state_file)}
     for name in ("AWS_ENDPOINT_URL", "OWNER_KEY_SECRET", "OWNER_KEY_SECRET_PARAMETER", "ALLOWED_ORIGINS",
                  "STRIPE_SECRET", "STRIPE_WEBHOOK_SECRET", "PRICING_TABLE", "PRICING_TABLE_ANNUAL",

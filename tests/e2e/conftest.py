@@ -16,6 +16,8 @@ screenshots and says in the summary that there is no video.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import re
@@ -29,6 +31,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.local_stack import CLIENT_IP_HEADER
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -181,6 +185,7 @@ class Recorder:
     item: pytest.Item
     settings: Recording
     failed: bool = False  # set by a fixture that fails the test at teardown (page errors)
+    saved: list[Path] = field(default_factory=list)  # screenshots the test itself keeps (`artifact`)
     _pages: list[tuple[Any, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -203,7 +208,7 @@ class Recorder:
         failed = self.failed or failed_so_far(self.item)
         keep = self.settings.record or failed
         keep_video = self.settings.video and failed
-        kept: list[Path] = []
+        kept: list[Path] = list(self.saved)
         for number, (context, page) in enumerate(self._pages, start=1):
             suffix = "" if number == 1 else f"-{number}"
             video = page.video
@@ -252,19 +257,158 @@ def new_page(recorder: Recorder) -> Callable[..., Any]:
     return recorder.new_page
 
 
+# --- the site and its pages -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def site(request: pytest.FixtureRequest) -> str:
+    """TEST_BASE_URL, or the local stack this session starts (`make dev`'s, with the local engine)."""
+    configured = os.environ.get("TEST_BASE_URL", "").strip().rstrip("/")
+    return configured or request.getfixturevalue("stack")["url"]
+
+
+def needs_local_stack() -> None:
+    """For a test that drives a stack of its own (a faked Replicate): there is none behind TEST_BASE_URL."""
+    if os.environ.get("TEST_BASE_URL", "").strip():
+        pytest.skip("drives a local stack with Replicate faked; TEST_BASE_URL names another deployment")
+
+
+_client_addresses = (f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250 + 1}" for n in itertools.count(1))
+# What the browser itself logs when an answer is a 4xx: the page handles those (the tests check how); a 5xx, a
+# failed static file or any other console error fails the test.
+_HTTP_STATUS_LOG = re.compile(r"^Failed to load resource: the server responded with a status of (\d{3})\b")
+# Before any page script: what CSP refuses, as the page saw it (the console shows it too, with less detail).
+_CSP_WATCH = """window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));"""
+
+
+@dataclass
+class PageProblems:
+    """What went wrong in a page that no test expects: page errors, console errors, CSP violations, failed
+    requests and server errors."""
+
+    found: list[str] = field(default_factory=list)
+    allowed: set[int] = field(default_factory=set)  # API server errors a test provokes (`allow_server_errors`)
+
+    def allow(self, *statuses: int) -> None:
+        self.allowed.update(statuses)
+
+    def watch(self, page: Any, base_url: str) -> None:
+        page.on("pageerror", lambda error: self.found.append(f"page error: {error}"))
+        page.on("console", self._console)
+        page.on("requestfailed", lambda r: self.found.append(f"request failed: {r.method} {r.url} {r.failure}")
+                if r.failure != "net::ERR_ABORTED" else None)
+        page.on("response", lambda r: self._response(r, base_url))
+
+    def _console(self, message: Any) -> None:
+        logged = _HTTP_STATUS_LOG.match(message.text)
+        if logged and (int(logged[1]) < 500 or int(logged[1]) in self.allowed):
+            return
+        if message.type == "error":
+            self.found.append(f"console error: {message.text}")
+
+    def _response(self, response: Any, base_url: str) -> None:
+        path = response.url.removeprefix(base_url)
+        api = path.startswith(("/api/", "/r2-ai/"))
+        if (response.status >= 500 and not (api and response.status in self.allowed)) \
+                or (response.status >= 400 and not api and path.startswith("/")):
+            self.found.append(f"{response.status} for {response.request.method} {response.url}")
+
+    def check(self, pages: list[Any]) -> list[str]:
+        for page in pages:
+            if not page.is_closed():
+                with contextlib.suppress(Exception):
+                    self.found += [f"CSP violation: {v}" for v in page.evaluate("window.__cspViolations || []")]
+        return self.found
+
+
+def wait_until_ready(page: Any) -> None:
+    """The page has loaded the models, the caller's usage and jobs (main.js marks the body)."""
+    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=20_000)
+
+
 @pytest.fixture
-def page(recorder: Recorder, stack: dict) -> Iterator[Any]:
-    """A fresh browser context (its own cookies) on the web page; fails the test on any page error."""
-    page = recorder.new_page(base_url=stack["url"])
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto("/")
-    # The page is ready once both of its first requests have answered: the models and the caller's usage.
-    expect(page.locator("#model-select option").first).to_be_attached()
-    expect(page.locator('[data-field="owner"]')).not_to_have_text("…")
-    yield page
-    recorder.failed |= bool(errors)  # its artifacts are kept as a failed test's
-    assert not errors, errors
+def page_problems() -> PageProblems:
+    """What the test's pages did wrong; `page_problems.allow(502)` for a server error the test provokes."""
+    return PageProblems()
+
+
+@pytest.fixture
+def open_page(recorder: Recorder, site: str, page_problems: PageProblems) -> Iterator[Callable[..., Any]]:
+    """`open_page(base_url=site, path="/", **context_args)`: a recorded page in a fresh context (its own cookies
+    and its own client address), watched for problems; the test fails at its end if any page had one."""
+    problems = page_problems
+    pages: list[Any] = []
+
+    def opener(base_url: str = site, path: str = "/", **context_args: Any) -> Any:
+        headers = {CLIENT_IP_HEADER: next(_client_addresses), **context_args.pop("extra_http_headers", {})}
+        page = recorder.new_page(base_url=base_url, extra_http_headers=headers, **context_args)
+        page.add_init_script(_CSP_WATCH)
+        problems.watch(page, base_url)
+        pages.append(page)
+        page.goto(path)
+        wait_until_ready(page)
+        return page
+
+    yield opener
+    found = problems.check(pages)
+    recorder.failed |= bool(found)  # its artifacts are kept as a failed test's
+    assert not found, found
+
+
+@pytest.fixture
+def page(open_page: Callable[..., Any]) -> Any:
+    """The enhancer page on the site, as a new visitor (a guest) sees it."""
+    return open_page()
+
+
+GENERATE_DEADLINE_SECONDS = 3  # the faked Replicate stack's: a model slower than this hands generate to a job
+
+
+@pytest.fixture(scope="session")
+def fake() -> Iterator[Any]:
+    """Replicate, faked at the HTTP layer in this process (local/fake_replicate.py): each test sets how it ends."""
+    from local.fake_replicate import FakeReplicate
+
+    needs_local_stack()
+    with FakeReplicate(delay=0.2) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def replicate_site(fake: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local stack of the browser tests' own on the Replicate provider (the fake), webhooks coming back."""
+    from local.aws import free_port
+    from tests.local_stack import running_stack
+
+    port = free_port()
+    with running_stack(tmp_path_factory.mktemp("browser-replicate"), port, ENHANCER_PROVIDER="replicate",
+                       REPLICATE_API_TOKEN=fake.token, REPLICATE_BASE_URL=fake.url,
+                       REPLICATE_WEBHOOK_SECRET=fake.webhook_secret, PUBLIC_API_URL=f"http://127.0.0.1:{port}",
+                       GENERATE_DEADLINE_SECONDS=str(GENERATE_DEADLINE_SECONDS)) as state:
+        yield state["url"]
+
+
+@pytest.fixture
+def remote_page(open_page: Callable[..., Any], replicate_site: str, fake: Any) -> Any:
+    """The enhancer page on the faked Replicate stack, the fake reset to succeed quickly."""
+    from local.fake_replicate import ECHO
+
+    fake.mode, fake.delay = ECHO, 0.2
+    return open_page(base_url=replicate_site)
+
+
+@pytest.fixture
+def artifact(recorder: Recorder) -> Callable[[Any, str], Path]:
+    """`artifact(page, name)`: a full-page screenshot kept with the test's artifacts whatever E2E_RECORD says."""
+    def save(page: Any, name: str) -> Path:
+        recorder.folder.mkdir(parents=True, exist_ok=True)
+        path = recorder.folder / f"{name}.png"
+        page.screenshot(path=path, full_page=True)
+        recorder.saved.append(path)
+        return path
+
+    return save
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

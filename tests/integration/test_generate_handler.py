@@ -370,8 +370,22 @@ def test_models_lists_the_registry_and_the_flags(invoke, aws, monkeypatch):
     esrgan = data["models"][0]
     assert esrgan["options"]["scale"]["choices"] == [2, 4] and esrgan["supportsFaceEnhance"] is True
     assert esrgan["providerRef"].startswith("nightmareai/real-esrgan:42fed1c4")
-    assert data["flags"] == {"creditsCta": False, "planGating": True}
+    assert data["flags"] == {"creditsCta": False, "planGating": True, "developmentSignIn": False}
     assert reply.set_cookies == []  # public: no identity, no guest cookie
+
+
+@pytest.mark.parametrize(("provider", "available"), [
+    ("local", ["real-esrgan"]),
+    ("echo", ["real-esrgan", "gfpgan", "codeformer", "topaz-upscale", "sdxl-img2img"]),
+])
+def test_models_says_which_models_the_provider_can_run(invoke, aws, monkeypatch, provider, available):
+    monkeypatch.setenv("ENHANCER_PROVIDER", provider)
+    bootstrap.reset()
+
+    data = invoke("ModelsFunction", load_event("usage-get", path="/api/ai-image/models")).json()["data"]
+
+    assert data["provider"] == provider
+    assert [m["slug"] for m in data["models"] if m["available"]] == available
 
 
 def test_an_old_full_slug_is_accepted(invoke, aws):

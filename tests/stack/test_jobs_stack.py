@@ -4,6 +4,7 @@ decides how its predictions end) on the webhook path (the poll path: test_jobs_p
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -130,8 +131,11 @@ def test_cancel_ends_the_job_once_and_a_later_result_leaves_it_canceled(replicat
 
     canceled = remote.post(f"/api/ai-image/jobs/{job_id}/cancel", headers=unsafe(remote))
     again = remote.post(f"/api/ai-image/jobs/{job_id}/cancel", headers=unsafe(remote))
-    fake.finish(prediction_id)  # the provider's result, after the cancel
-    fake.deliver_webhook(prediction_id)
+    # The cancel reached Replicate; a run that ended as it arrived still reports success: a signed webhook after.
+    assert fake.wait_until_settled(prediction_id)["status"] == "canceled"
+    late = {**fake.prediction(prediction_id), "status": "succeeded",
+            "output": f"{fake.url}/outputs/{prediction_id}.png"}
+    assert fake.deliver_webhook(prediction_id, body=json.dumps(late)).status == 200
 
     assert canceled.status_code == again.status_code == 200
     assert canceled.json()["data"]["status"] == again.json()["data"]["status"] == "canceled"

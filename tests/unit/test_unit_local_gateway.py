@@ -180,3 +180,16 @@ def test_the_standard_librarys_refusals_are_envelopes_with_the_headers(gateway, 
     error = json.loads(response.body)["error"]
     assert error["type"] == ("server_error" if status >= 500 else "validation_error") and error["message"]
     assert security_header_problems(response.headers.get) == []
+
+
+@pytest.mark.parametrize(("header", "claimed", "seen"), [
+    (None, "10.0.0.7", "127.0.0.1"),  # not configured: the header is the client's word, ignored
+    ("X-Client-IP", "10.0.0.7", "10.0.0.7"),
+    ("X-Client-IP", " 2001:db8::1 ", "2001:db8::1"),
+    ("X-Client-IP", "not an address", "127.0.0.1"),
+    ("X-Client-IP", None, "127.0.0.1"),
+])
+def test_the_client_address_is_the_peers_unless_a_configured_header_names_one(header, claimed, seen):
+    gateway = Gateway([USAGE], {}, None, client_ip_header=header)
+
+    assert gateway.client_ip("127.0.0.1", claimed) == seen

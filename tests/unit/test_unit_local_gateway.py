@@ -193,3 +193,16 @@ def test_the_client_address_is_the_peers_unless_a_configured_header_names_one(he
     gateway = Gateway([USAGE], {}, None, client_ip_header=header)
 
     assert gateway.client_ip("127.0.0.1", claimed) == seen
+
+
+def test_the_local_page_policy_adds_only_the_local_s3_origin_for_uploads_and_redirected_images():
+    from enhancer.http.security import HTML_CONTENT_SECURITY_POLICY
+
+    policy = Gateway([USAGE], {}, None, upload_origin="http://127.0.0.1:4566").html_policy
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    deployed = dict(d.strip().split(" ", 1) for d in HTML_CONTENT_SECURITY_POLICY.split(";"))
+
+    assert directives["connect-src"] == deployed["connect-src"] + " http://127.0.0.1:4566"
+    assert directives["img-src"] == deployed["img-src"] + " http://127.0.0.1:4566"
+    assert {k: v for k, v in directives.items() if k not in ("connect-src", "img-src")} \
+        == {k: v for k, v in deployed.items() if k not in ("connect-src", "img-src")}

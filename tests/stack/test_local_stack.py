@@ -174,10 +174,14 @@ def test_the_web_page_is_served_with_a_strict_csp(client):
     response = client.get("/")
 
     assert response.status_code == 200
-    assert "<script src=\"/app.js\"" in response.text and "<script>" not in response.text
+    assert '<script type="module" src="/js/main.js"></script>' in response.text
+    assert "<script>" not in response.text and " style=" not in response.text  # nothing inline for the CSP to allow
     csp = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe-inline" not in csp
     assert_security_headers(response)
+    module = client.get("/js/main.js")
+    # A module script is run only when served with a JavaScript type.
+    assert module.status_code == 200 and module.headers["content-type"] in ("text/javascript", "application/javascript")
 
 
 def test_an_unknown_api_path_is_a_404_envelope(client):

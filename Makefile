@@ -13,8 +13,12 @@ DATABASE_ENGINES := sqlite-efs aurora-postgresql
 # Placeholder ids for the parameters without defaults, so cfn-lint can resolve every condition.
 LINT_PARAMETERS := Environment=production VpcId=vpc-0123456789abcdef0 SubnetIdA=subnet-0123456789abcdef0 \
   SubnetIdB=subnet-0123456789abcdef1 SubnetsHaveInternetEgress=true
+# The page on CloudFront with everything on (distribution, WAF, domain), placeholders for the certificate and zone.
+WEB_LINT_PARAMETERS := WebDistribution=true WebFirewall=true WebDomainName=example.com \
+  WebCertificateArn=arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000 \
+  WebHostedZoneId=Z0123456789ABCDEFGHIJ
 
-.PHONY: dev test setup system-deps test-deps lint lint-python lint-types lint-template build bench smoke stripe-event lock migrate db-check clean
+.PHONY: dev test setup system-deps test-deps lint lint-python lint-types lint-template build bench smoke deploy-web openapi stripe-event lock migrate db-check clean
 
 dev: setup ## set everything up, then serve the product at http://127.0.0.1:$${PORT:-8787}
 	$(PY) -m local
@@ -74,6 +78,8 @@ lint-template: setup
 	for engine in $(DATABASE_ENGINES); do \
 	  $(TOOLS)/bin/cfn-lint --parameters DatabaseEngine=$$engine $(LINT_PARAMETERS) -- .aws-sam/transformed.json \
 	    || exit 1; done
+	@# The web options on (off above, by their defaults): the distribution, its WAF and its domain.
+	$(TOOLS)/bin/cfn-lint --parameters $(LINT_PARAMETERS) $(WEB_LINT_PARAMETERS) -- .aws-sam/transformed.json
 	@# URI: the Lambda ARNs are DefinitionSubstitutions (`${JobStartFunctionArn}`), filled in at deploy.
 	$(TOOLS)/bin/statelint --ignore=URI statemachine/*.asl.json
 
@@ -91,6 +97,14 @@ bench: setup ## performance budgets as ratios, and the AWS cost per 1,000 enhanc
 
 smoke: setup ## post-deploy smoke check against SMOKE_URL (default: the local stack); SMOKE_ARGS adds options
 	$(PY) -m ops.smoke --url $${SMOKE_URL:-http://127.0.0.1:$${PORT:-8787}} $(SMOKE_ARGS)
+
+deploy-web: $(VENV)/.installed ## upload web/ to the stack's web bucket and invalidate its CloudFront distribution
+	@# The stack: STACK, else CONFIG_ENV's stack_name in samconfig.toml; AWS_PROFILE / AWS_REGION as for any client.
+	$(PY) -m ops.deploy_web $(if $(STACK),--stack "$(STACK)") $(if $(CONFIG_ENV),--config-env "$(CONFIG_ENV)") \
+	  $(if $(DRY_RUN),--dry-run)
+
+openapi: setup ## rewrite docs/openapi.json from the routers (a test fails while it is stale)
+	$(PY) -m ops.openapi
 
 stripe-event: setup ## sign the Stripe event in EVENT (a JSON file) and deliver it to the running local stack's webhook
 	@test -n "$(EVENT)" || { echo "usage: make stripe-event EVENT=path/to/event.json" >&2; exit 2; }

@@ -358,6 +358,19 @@ def test_uploads_accept_only_images(invoke, aws):
     assert reply.status == 400 and reply.json()["error"]["details"]["field"] == "contentType"
 
 
+def test_image_urls_are_on_the_sites_origin_when_base_url_is_set(invoke, aws, monkeypatch):
+    """Behind CloudFront the API is called on its execute-api host; the page (and the proxy's cookies) are on the
+    site's origin, so that is where the image URLs must point."""
+    monkeypatch.setenv("BASE_URL", "https://Enhancer.example.org/")
+    monkeypatch.setenv("ENHANCER_PROVIDER", "echo")
+    bootstrap.reset()
+
+    data = invoke("GenerateFunction", generate_event({"model": "real-esrgan"})).json()["data"]
+
+    assert data["imageUrl"].startswith("https://enhancer.example.org/r2-ai/ai-enhancer/results/guest/")
+    assert data["originalUrl"].startswith("https://enhancer.example.org/r2-ai/ai-enhancer/uploads/guest/")
+
+
 def test_models_lists_the_registry_and_the_flags(invoke, aws, monkeypatch):
     monkeypatch.setenv("PUBLIC_ENABLE_CREDITS_CTA", "0")
     bootstrap.reset()

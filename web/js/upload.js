@@ -44,6 +44,10 @@ export function watchFileSources({ input, zone, choose }) {
     const file = event.dataTransfer?.files?.[0];
     if (file) choose(file);
   });
+  // A file dropped beside the zone would otherwise replace the page with it.
+  for (const type of ["dragover", "drop"]) {
+    document.addEventListener(type, (event) => { if (!zone.contains(event.target)) event.preventDefault(); });
+  }
   document.addEventListener("paste", (event) => {
     const file = Array.from(event.clipboardData?.files ?? []).find(Boolean);
     if (!file) return;

@@ -74,6 +74,9 @@ class Settings(DatabaseSettings):
     owner_key_secret: SecretStr | None = None
     owner_key_secret_parameter: str | None = None
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # This site's public origin: where Stripe and Cognito send the browser back, and the origin of the image URLs
+    # the API answers (behind CloudFront the API sees its own execute-api host). Unset: the request's origin.
+    base_url: str | None = None
     image_proxy_inline_max_bytes: int = Field(default=4_000_000, ge=1, le=4_400_000)
     image_proxy_presign_seconds: int = Field(default=300, ge=10, le=3600)
     upload_url_seconds: int = Field(default=600, ge=60, le=3600)
@@ -89,6 +92,11 @@ class Settings(DatabaseSettings):
         if isinstance(value, str):
             return tuple(_normalise_origin(v) for v in value.split(",") if v.strip())
         return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        return _normalise_origin(value) if value and value.strip() else None
 
     @field_validator("owner_key_secret")
     @classmethod
@@ -175,8 +183,6 @@ class BillingSettings(SettingsGroup):
     pricing_table: str | None = None
     pricing_table_annual: str | None = None
     credits_pricing_table: str | None = None
-    # This site's public origin, where Stripe sends the browser back (else the request's own origin).
-    base_url: str | None = None
 
     @model_validator(mode="after")
     def _check_price_tables(self) -> BillingSettings:
@@ -189,15 +195,10 @@ class BillingSettings(SettingsGroup):
         except ValueError as exc:
             raise ValueError(f"PRICING_TABLE, PRICING_TABLE_ANNUAL or CREDITS_PRICING_TABLE: {exc}") from None
 
-    @field_validator("base_url")
-    @classmethod
-    def _check_base_url(cls, value: str | None) -> str | None:
-        return _normalise_origin(value) if value and value.strip() else None
-
 
 class AuthSettings(SettingsGroup):
     """The sign-in group: the Cognito user pool, its app client and managed-login domain, and this site's
-    origin (where Cognito sends the browser back). Loaded by the auth functions alone."""
+    callback's path (the origin is the core group's BASE_URL). Loaded by the auth functions alone."""
 
     model_config = SettingsConfigDict(defer_build=True)
 
@@ -211,7 +212,6 @@ class AuthSettings(SettingsGroup):
     # Where the ID tokens' issuer and keys are (tests point them at a stand-in); unset, Cognito's own.
     cognito_issuer: str | None = None
     cognito_jwks_url: str | None = None
-    base_url: str | None = None
 
     @field_validator("cognito_domain", "cognito_issuer", "cognito_jwks_url")
     @classmethod
@@ -221,11 +221,6 @@ class AuthSettings(SettingsGroup):
         if not value.strip().lower().startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
         return value.strip().rstrip("/")
-
-    @field_validator("base_url")
-    @classmethod
-    def _check_base_url(cls, value: str | None) -> str | None:
-        return _normalise_origin(value) if value and value.strip() else None
 
     @property
     def configured(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from enhancer.config import get_auth_settings
+from enhancer.config import get_auth_settings, get_settings
 from enhancer.domain.errors import ServiceUnavailable
 from enhancer.http.urls import site_origin
 from enhancer.observability import logger
@@ -16,7 +16,7 @@ NOT_CONFIGURED = "Sign-in is not configured on this deployment"
 
 
 def origin(request: Request) -> str:
-    return site_origin(request, get_auth_settings().base_url)
+    return site_origin(request, get_settings().base_url)
 
 
 def sign_in_provider(request: Request) -> SignInProvider:

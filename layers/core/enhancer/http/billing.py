@@ -6,13 +6,13 @@ from __future__ import annotations
 from fastapi import Request
 
 from enhancer import bootstrap
-from enhancer.config import get_billing_settings
+from enhancer.config import get_billing_settings, get_settings
 from enhancer.http.urls import site_origin
 from enhancer.services.billing import CheckoutDeps
 
 
 def base_url(request: Request) -> str:
-    return site_origin(request, get_billing_settings().base_url)
+    return site_origin(request, get_settings().base_url)
 
 
 def checkout_deps(request: Request) -> CheckoutDeps:

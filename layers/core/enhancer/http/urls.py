@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 from fastapi import Request
 
+from enhancer.config import get_settings
+
 PROXY_PREFIX = "/r2-ai/"
 
 
@@ -23,7 +25,12 @@ def is_local_host(host: str) -> bool:
 
 
 def image_url(request: Request, key: str) -> str:
-    """https everywhere but on local hosts, where the local stack speaks plain http."""
+    """Through the image proxy on this site's origin (BASE_URL) when it is set — behind CloudFront the page's
+    origin, whose cookies the proxy needs — else on the host that was called: https everywhere but on local
+    hosts, where the local stack speaks plain http."""
+    configured = get_settings().base_url
+    if configured:
+        return f"{configured}{PROXY_PREFIX}{quote(key)}"
     host = request.headers.get("host", "")
     scheme = request.url.scheme if is_local_host(host) else "https"
     return f"{scheme}://{host}{PROXY_PREFIX}{quote(key)}"

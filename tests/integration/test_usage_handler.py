@@ -210,7 +210,11 @@ def test_dynamodb_failure_is_a_503_with_headers(invoke, aws, monkeypatch):
 def test_unexpected_failure_is_a_500_envelope_without_internals(invoke, aws, monkeypatch, tmp_path):
     from enhancer import bootstrap
 
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}")  # a directory: SQLite cannot open it
+    # A file that is no database: a fault no retry mends (a store that cannot be reached or is locked is a 503,
+    # tests/faults/test_faults_sql.py).
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not an SQLite database, " * 64)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{garbage}")
     bootstrap.reset()
 
     reply = invoke("UsageFunction", load_event("usage-get", cookies={"session_id": "abc"}))

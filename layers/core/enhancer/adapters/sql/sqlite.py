@@ -5,13 +5,17 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from enhancer.adapters.sql import connections
 from enhancer.adapters.sql.accounts import SqlAccounts
 from enhancer.adapters.sql.billing import SqlBilling
 from enhancer.adapters.sql.jobs import SqlJobs
+from enhancer.domain.errors import ServiceUnavailable
+from enhancer.observability import logger
 
 if TYPE_CHECKING:
     from enhancer.adapters.sql.schema import MigrationReport
@@ -20,9 +24,39 @@ if TYPE_CHECKING:
 BEGIN_WRITE = "BEGIN IMMEDIATE"
 
 
+# What SQLite says when the file, not the statement, is the trouble. Its other operational errors (no such table,
+# a syntax error) are bugs and stay 500s, which the rollback alarm watches.
+_UNAVAILABLE = ("database is locked", "database table is locked", "unable to open database file", "disk i/o error",
+                "attempt to write a readonly database", "database or disk is full")
+
+
+@contextmanager
+def _file_trouble_is_unavailable() -> Iterator[None]:
+    """The file locked past the busy timeout, or not there to open (an EFS mount missing, read-only): a 503 the
+    client may retry, as PostgreSQL's dropped connections are, never a 500. The reason is logged, not answered."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if not str(error).lower().startswith(_UNAVAILABLE):
+            raise
+        logger.error("database_unavailable", extra={"dialect": "sqlite", "reason": str(error)[:200]})
+        raise ServiceUnavailable(connections.BUSY, retry_after=1) from error
+
+
+class _Connection(sqlite3.Connection):
+    """sqlite3's connection, whose statements answer an operational failure (locked, cannot open, I/O) as
+    ServiceUnavailable; a statement's own mistakes (constraints, syntax, a missing table) stay what they are."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        with _file_trouble_is_unavailable():
+            return super().execute(sql, parameters)
+
+
 def connect(path: str) -> sqlite3.Connection:
     # Autocommit: every statement is its own transaction unless a caller opens one explicitly.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+    with _file_trouble_is_unavailable():
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0,
+                               factory=_Connection)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 5000")
     if connections.watching():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bench import cold_import, cost, dynamo_round_trips, handler_overhead, jobs, local_engine, sql_engines
+from bench import cold_import, cost, dynamo_round_trips, handler_overhead, jobs, load, local_engine, sql_engines
 
 SECTIONS: dict[str, ModuleType] = {
     module.NAME: module for module in (cold_import, handler_overhead, dynamo_round_trips, local_engine, jobs, cost,
-                                       sql_engines)}
+                                       load, sql_engines)}

@@ -123,6 +123,11 @@ def main() -> int:
 
     routes = http_routes()
     handlers = {r.function_id: load_handler(r.code_uri, r.handler, r.function_id) for r in routes}
+    from local import floor
+
+    # The load test's floor (load/): an empty route through this gateway and the functions' handler pipeline.
+    routes.append(HttpRoute("FloorFunction", "GET", floor.FLOOR_PATH, ROOT / "local", "floor.handler"))
+    handlers["FloorFunction"] = floor.handler
     if settings.is_development:
         from local import dev_login
 

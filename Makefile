@@ -18,7 +18,7 @@ WEB_LINT_PARAMETERS := WebDistribution=true WebFirewall=true WebDomainName=examp
   WebCertificateArn=arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000 \
   WebHostedZoneId=Z0123456789ABCDEFGHIJ
 
-.PHONY: dev test setup system-deps test-deps lint lint-python lint-types lint-template build bench load smoke deploy-web openapi stripe-event lock migrate db-check clean
+.PHONY: dev test setup system-deps test-deps lint lint-python lint-types lint-template build bench load fuzz smoke deploy-web openapi stripe-event lock migrate db-check clean
 
 dev: setup ## set everything up, then serve the product at http://127.0.0.1:$${PORT:-8787}
 	$(PY) -m local
@@ -101,6 +101,11 @@ LOAD_TIME ?= 30s
 
 load: setup ## locust against a local stack of its own (echo provider): p50/p95/p99 per route against the floor, then the books; LOAD_USERS, LOAD_SPAWN_RATE, LOAD_TIME, LOAD_ARGS (e.g. --host URL)
 	$(PY) -m load --users $(LOAD_USERS) --spawn-rate $(LOAD_SPAWN_RATE) --time $(LOAD_TIME) $(LOAD_ARGS)
+
+FUZZ_EXAMPLES ?= 200
+
+fuzz: setup ## schemathesis over docs/openapi.json on a local stack of its own, FUZZ_EXAMPLES per operation, then the stateful links
+	$(PY) -m tests.fuzz --examples $(FUZZ_EXAMPLES)
 
 smoke: setup ## post-deploy smoke check against SMOKE_URL (default: the local stack); SMOKE_ARGS adds options
 	$(PY) -m ops.smoke --url $${SMOKE_URL:-http://127.0.0.1:$${PORT:-8787}} $(SMOKE_ARGS)

@@ -395,6 +395,21 @@ def image_operation(method: str) -> Operation:
 
 
 JOB_ID = "job_id"  # the path parameter FastAPI finds in the job routes
+# OpenAPI links from a created job to what its owner does next (schemathesis's stateful phase follows them,
+# tests/fuzz): poll it, cancel it, delete it once it has ended.
+JOB_LINKS = {
+    name: {"operationId": operation_id, "parameters": {JOB_ID: "$response.body#/data/id"}, "description": what}
+    for name, operation_id, what in (("GetJob", "getJob", "Poll the job just created"),
+                                     ("CancelJob", "cancelJob", "Cancel the job just created"),
+                                     ("DeleteJob", "deleteJob", "Delete the job (400 until it has ended)"))
+}
+# From an upload form to the enhancement that names it (once the client has posted the file to `url`).
+UPLOAD_LINKS = {
+    name: {"operationId": operation_id, "description": what,
+           "requestBody": {"uploadKey": "$response.body#/data/uploadKey", "model": "real-esrgan"}}
+    for name, operation_id, what in (("EnhanceUpload", "enhanceImage", "Enhance the uploaded image now"),
+                                     ("CreateJobFromUpload", "createJob", "Enhance the uploaded image as a job"))
+}
 JOB_STATUSES = [status.value for status in JobStatus]
 UPLOAD_TYPES = sorted(EXTENSIONS)
 
@@ -450,8 +465,8 @@ OPERATIONS: dict[str, Operation] = {
         request_body={"required": True, "content": {JSON: {"schema": obj({
             "contentType": text(enum=UPLOAD_TYPES),
             "size": integer("The file's size in bytes", minimum=1, maximum=MAX_IMAGE_BYTES)})}}},
-        responses={201: enveloped("Post the file to `url` with `fields`, then send `uploadKey` to generate or a job",
-                                  ref("UploadTicket"))},
+        responses={201: {**enveloped("Post the file to `url` with `fields`, then send `uploadKey` to generate or a "
+                                     "job", ref("UploadTicket")), "links": UPLOAD_LINKS}},
         errors={400: "The body is not a JSON object; `contentType` is not JPEG, PNG or WebP; `size` is not 1 byte "
                      "to 10 MiB (`details.field`)"}),
     "POST /api/ai-image/jobs": Operation(
@@ -460,7 +475,7 @@ OPERATIONS: dict[str, Operation] = {
         parameters=(header("Idempotency-Key", "A retried create with the same key answers the same job instead of "
                                               "charging again (per caller, 24 hours); the same key with another "
                                               "request is a 409", text(minLength=1, maxLength=255)),),
-        responses={202: enveloped("The job, `queued`", ref("Job"))},
+        responses={202: {**enveloped("The job, `queued`", ref("Job")), "links": JOB_LINKS}},
         errors={
             400: "As generate's 400; an `Idempotency-Key` that is not 1 to 255 printable characters",
             403: "As generate's 403 (plan, quota, guest budget, someone else's `uploadKey`)",
@@ -487,8 +502,9 @@ OPERATIONS: dict[str, Operation] = {
         errors={403: "The job belongs to someone else", 404: "No job with this id"}),
     f"POST /api/ai-image/jobs/{{{JOB_ID}}}/cancel": Operation(
         operation_id="cancelJob", tag="jobs", summary="Cancel a job (idempotent)",
-        responses={200: enveloped("The job, `canceled` and its charge given back; a job that had ended as it is",
-                                  ref("Job"))},
+        responses={200: {**enveloped("The job, `canceled` and its charge given back; a job that had ended as it "
+                                     "is", ref("Job")),
+                         "links": {name: JOB_LINKS[name] for name in ("GetJob", "DeleteJob")}}},
         errors={403: "The job belongs to someone else", 404: "No job with this id"}),
     f"DELETE /api/ai-image/jobs/{{{JOB_ID}}}": Operation(
         operation_id="deleteJob", tag="jobs", summary="Delete an ended job and its images",

@@ -33,6 +33,7 @@ settings_env, aws, accounts = integration.settings_env, integration.aws, integra
 invoke = integration.invoke
 engine, database_url_of_test, db = integration.engine, integration.database_url_of_test, integration.db
 output, logs = integration.output, integration.logs
+provider = integration.provider
 __all__ = ["BUCKET", "TABLE", "Reply", "guest_cookie", "guest_key", "load_event", "multipart", "png_bytes"]
 
 CSRF = "0123456789abcdef0123456789abcdef"
@@ -139,20 +140,6 @@ class Books:
 @pytest.fixture
 def books(invoke: Any, aws: Any) -> Books:
     return Books(invoke, aws)
-
-
-@pytest.fixture
-def provider(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """provider(name, **env): the provider the freshly loaded handlers build (echo by default)."""
-
-    def use(name: str, **env: str) -> None:
-        monkeypatch.setenv("ENHANCER_PROVIDER", name)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        bootstrap.reset()
-
-    use("echo")
-    return use
 
 
 def use_replicate(provider: Callable[..., None], **env: str) -> None:

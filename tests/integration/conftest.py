@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,20 @@ def accounts(settings_env: Path, database_url_of_test: str) -> SqlAccounts:
     url = database_url_of_test
     assert migrate_and_check(url, apply=True).ok
     return open_accounts(url)
+
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """provider(name, **env): the provider the freshly loaded handlers build (echo by default)."""
+
+    def use(name: str, **env: str) -> None:
+        monkeypatch.setenv("ENHANCER_PROVIDER", name)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        bootstrap.reset()
+
+    use("echo")
+    return use
 
 
 @pytest.fixture

@@ -35,17 +35,8 @@ PNG_256 = png_bytes(256, 256)
 
 
 @pytest.fixture(autouse=True)
-def provider(monkeypatch):
-    """Choose the provider for a test (the settings are re-read by every freshly loaded handler)."""
-
-    def use(name: str, **env: str) -> None:
-        monkeypatch.setenv("ENHANCER_PROVIDER", name)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        bootstrap.reset()
-
-    use("echo")
-    return use
+def _echo_by_default(provider):
+    """Every test starts on the echo provider (`provider` in the integration conftest chooses another)."""
 
 
 def generate_event(fields: dict[str, str], image: bytes | None = PNG_256, *, cookies: dict[str, str] | None = None,

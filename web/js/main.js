@@ -5,7 +5,7 @@ import { ApiError, call, describeError } from "./api.js";
 import { setupCompare } from "./compare.js";
 import { FINAL, STATUS_TEXT, cancelJob, deleteJob, renderJobs, updateJobItem, watchJob } from "./jobs.js";
 import { applyGating, chosenOptions, markInvalid, renderOptions } from "./options.js";
-import { checkFile, describeFile, watchFileSources } from "./upload.js";
+import { NO_FILE, checkFile, describeFile, watchFileSources } from "./upload.js";
 
 // Lambda takes at most 6 MB per request (about 4.5 MB of image once encoded): larger files go straight to S3
 // through a presigned form, then the route receives the upload key.
@@ -14,7 +14,7 @@ const DIRECT_UPLOAD_LIMIT = 4 * 1024 * 1024;
 const $ = (id) => document.getElementById(id);
 const state = {
   models: [], flags: {}, entitlements: null, exhausted: false,
-  file: null, busy: false, job: null, watch: null, countdown: null,
+  file: null, fileType: null, busy: false, job: null, watch: null, countdown: null,
 };
 const compare = setupCompare({ frame: $("compare"), before: $("compare-before"), handle: $("compare-handle"),
                                range: $("compare-range") });
@@ -104,12 +104,14 @@ async function choose(file) {
   const checked = await checkFile(file);
   if (checked.error) {
     state.file = null;
+    state.fileType = null;
     message.textContent = checked.error;
     $("source").hidden = true;
     return;
   }
   message.textContent = "";
   state.file = file;
+  state.fileType = checked.type; // read from its first bytes once, when chosen
   $("source-preview").src = await dataUrl(file);
   $("source-caption").textContent = describeFile(file);
   $("source").hidden = false;
@@ -180,8 +182,7 @@ async function uploadFirst(file, type) {
   return ticket.uploadKey;
 }
 
-async function request(path, file, fields) {
-  const { type } = await checkFile(file);
+async function request(path, file, type, fields) {
   if (file.size > DIRECT_UPLOAD_LIMIT) {
     setStatus("Uploading…");
     const uploadKey = await uploadFirst(file, type);
@@ -217,9 +218,8 @@ async function enhance(event) {
   event.preventDefault();
   if (state.busy) return;
   clearError();
-  const checked = await checkFile(state.file);
-  if (checked.error) {
-    $("file-message").textContent = checked.error;
+  if (!state.file) {
+    $("file-message").textContent = NO_FILE;
     $("file-input").focus();
     return;
   }
@@ -230,7 +230,8 @@ async function enhance(event) {
   updateButton();
   setStatus(asJob ? "Starting the job…" : "Enhancing…");
   try {
-    const answer = await request(asJob ? "/api/ai-image/jobs" : "/api/ai-image/generate", state.file, fields);
+    const path = asJob ? "/api/ai-image/jobs" : "/api/ai-image/generate";
+    const answer = await request(path, state.file, state.fileType, fields);
     if (answer.status === 202) {
       // A job, asked for or handed over by generate when the model took longer than the request may wait.
       setStatus(asJob ? "Job started." : "This takes longer than a request may wait: it carries on as a job.");

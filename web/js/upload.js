@@ -1,6 +1,7 @@
 // Choosing the photo: file picker, drag and drop, paste; checked here before anything is sent.
 
 export const MAX_BYTES = 10 * 1024 * 1024; // the API's limit (MAX_IMAGE_BYTES)
+export const NO_FILE = "Choose a photo first.";
 const SIGNATURES = [
   { type: "image/jpeg", test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
   { type: "image/png", test: (b) => [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a].every((v, i) => b[i] === v) },
@@ -15,7 +16,7 @@ function megabytes(bytes) {
 
 // The file's real type from its first bytes (a name or a browser's guess can be wrong), or an error to show.
 export async function checkFile(file) {
-  if (!file) return { error: "Choose a photo first." };
+  if (!file) return { error: NO_FILE };
   if (file.size === 0) return { error: `${file.name} is empty.` };
   if (file.size > MAX_BYTES) {
     return { error: `${file.name} is ${megabytes(file.size)}: the limit is 10 MB. Try a smaller photo.` };

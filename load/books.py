@@ -167,7 +167,7 @@ def _owner_books(owner_id: str, owner: dict[str, Any], charges: list[dict[str, A
     expected = {"daily images": baseline["daily"] + len(standing),
                 "monthly tenths": baseline["monthlyTenths"] + sum(c["plan"] for c in standing)}
     found = {"daily images": usage["usage"]["used"], "monthly tenths": tenths(usage["monthlyUsage"]["used"])}
-    if owner["kind"] == "user":
+    if owner["kind"] != "guest":
         expected["credit tenths"] = (baseline["creditsTenths"] or 0) - sum(c["credits"] for c in standing)
         found["credit tenths"] = usage.get("creditsBalanceTenths", 0)
     for what, value in expected.items():

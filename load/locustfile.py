@@ -12,6 +12,8 @@ guests of one address meet the per-IP cap; when that refuses, the next guest tak
 sign in with the development sign-in on the free or pro plan; some pro users buy a 100-credit pack on the
 development checkout and, when LOAD_AWS_ENDPOINT names the stack's DynamoDB, start three credits short of their
 monthly allowance, so their charges run into the pack (a month's allowance is out of reach in a run of seconds).
+Integrators sign in the same way once, create an API key, and from then on send only `Authorization: Bearer` (no
+cookies, no CSRF token), asking for a format of their choice and, now and then, a price quote (`dryRun`).
 """
 
 from __future__ import annotations
@@ -93,13 +95,17 @@ class Owner(HttpUser):
     def become(self) -> bool:
         return True
 
+    def identity_cookies(self) -> dict[str, str]:
+        """The cookies the books checker reads this owner's usage and jobs with."""
+        return dict(self.client.cookies.get_dict())
+
     def register(self) -> bool:
         status, data = self.call("GET", USAGE, expect=(200, 429))
         if status != 200:
             return False
         usage = data["data"]
         journal.write("owner", owner=self.owner_id, kind=self.kind, plan=usage.get("plan"), ip=self.ip,
-                      cookies=self.client.cookies.get_dict(),
+                      cookies=self.identity_cookies(),
                       dailyLimit=usage["usage"]["limit"], monthlyLimitTenths=usage["monthlyUsage"]["limit"] * 10,
                       baseline={"daily": usage["usage"]["used"], "monthlyTenths": tenths(usage["monthlyUsage"]["used"]),
                                 "creditsTenths": usage.get("creditsBalanceTenths")})
@@ -331,6 +337,54 @@ class User(Owner):
         return {"scale": random.choice(("2", "4")), "face_enhance": random.choice(("true", "false"))}
 
 
+class Integrator(User):
+    """A server calling with an API key: signed in once to create the key, then only `Authorization: Bearer`, no
+    cookies and so no CSRF token; some calls ask for a price quote (`dryRun`, charged nothing) or a WebP."""
+
+    weight = 1
+    kind = "integrator"
+
+    def become(self) -> bool:
+        self.api_key = ""
+        if not super().become():
+            return False
+        status, body = self.call("POST", "/api/keys", expect=(201,),
+                                 json={"name": "load", "scopes": ["enhance", "jobs:read"]})
+        if status != 201:
+            return False
+        self.api_key = body["data"]["key"]
+        self.session_cookies = dict(self.client.cookies.get_dict())
+        self.client.cookies.clear()
+        return True
+
+    def identity_cookies(self) -> dict[str, str]:
+        return self.session_cookies
+
+    def headers(self, unsafe: bool = False) -> dict[str, str]:
+        if not self.api_key:
+            return super().headers(unsafe)
+        return {IP_HEADER: self.ip, "Authorization": f"Bearer {self.api_key}"}
+
+    def options(self) -> dict[str, str]:
+        return {**super().options(), "outputFormat": random.choice(("png", "jpeg", "webp"))}
+
+    @task(2)
+    def quote(self) -> None:
+        """A dry run answers the charge and stores nothing: the books must not see it."""
+        if not self.ready():
+            return
+        self.call("POST", GENERATE, name="POST /api/ai-image/generate (dryRun)", expect=(200, 429),
+                  data={"model": "real-esrgan", "dryRun": "true", **super().options()},
+                  files={"image": ("photo.png", PNG, "image/png")}, check=_is_a_quote)
+
+
+def _is_a_quote(response: Any) -> str | None:
+    data = response.json()["data"]
+    if data.get("dryRun") is not True or "charge" not in data:
+        return f"not a quote: {str(data)[:200]}"
+    return None
+
+
 def _seed_monthly_usage(user_id: str, plan: str) -> None:
     endpoint, table = os.environ.get("LOAD_AWS_ENDPOINT"), os.environ.get("LOAD_TABLE")
     if not endpoint or not table:
@@ -358,7 +412,8 @@ def _scope(body: Any) -> str | None:
 
 def _typed(options: dict[str, str]) -> dict[str, Any]:
     """The form's option strings as the JSON body takes them."""
-    return {name: (int(value) if name == "scale" else value == "true") for name, value in options.items()}
+    typed: dict[str, Any] = {"scale": int, "face_enhance": lambda value: value == "true"}
+    return {name: typed.get(name, str)(value) for name, value in options.items()}
 
 
 def _serves_an_image(response: Any) -> str | None:

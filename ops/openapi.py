@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from enhancer.domain.api_keys import DISPLAY_PREFIX_CHARS, KEY_PREFIX, MAX_ACTIVE_KEYS, Scope
 from enhancer.domain.image_checks import EXTENSIONS, MAX_IMAGE_BYTES
 from enhancer.domain.jobs import DEFAULT_PAGE, MAX_PAGE, JobStatus
 
@@ -191,6 +192,7 @@ class RouteFacts:
     signed_in: bool
     identity: bool
     pydantic_body: bool
+    body_model: Any = None  # the pydantic model of a body the route reads itself (http/requests.py:json_body)
 
 
 LIMITER_KEYS = {
@@ -204,18 +206,33 @@ def route_facts(route: Any) -> RouteFacts:
     from enhancer.http import identity as identity_module
     from enhancer.http import rate_limit as rate_limit_module
 
-    limiters, signed_in, identity = [], False, False
+    limiters, signed_in, identity, body_model = [], False, False, None
     for call in _dependency_calls(route.dependant):
         qualname = getattr(call, "__qualname__", "")
         module = getattr(call, "__module__", "")
-        if module == rate_limit_module.__name__ and qualname.endswith(".<locals>.check"):
+        if getattr(call, "body_model", None) is not None:
+            body_model = call.body_model  # type: ignore[attr-defined]
+        elif module == rate_limit_module.__name__ and qualname.endswith(".<locals>.check"):
             factory = qualname.split(".", 1)[0]
             limiters.append((LIMITER_KEYS[factory], inspect.getclosurevars(call).nonlocals["limiter"]))
         elif call is identity_module.signed_in_user:
             signed_in = identity = True
         elif call is identity_module.current_identity:
             identity = True
-    return RouteFacts(tuple(limiters), signed_in, identity, bool(route.dependant.body_params))
+    return RouteFacts(tuple(limiters), signed_in, identity, bool(route.dependant.body_params) or body_model is not None,
+                      body_model)
+
+
+def body_model_schemas(routes: list[Any]) -> dict[str, Schema]:
+    """The component schemas of the bodies routes read themselves, as FastAPI would list `body: Model`."""
+    schemas: dict[str, Schema] = {}
+    for route in routes:
+        model = route_facts(route).body_model
+        if model is not None:
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+    return schemas
 
 
 # --- hand-written: what each operation accepts and answers ----------------------------------------------------
@@ -305,6 +322,31 @@ def _option_schemas(*, as_form: bool) -> dict[str, Schema]:
     return schemas
 
 
+def _output_schemas(*, as_form: bool) -> dict[str, Schema]:
+    """`outputFormat` and `quality`, which every model takes (README "Output format")."""
+    from enhancer.domain.output_format import DEFAULT_QUALITY, FORMAT_NAMES, MAX_QUALITY, MIN_QUALITY
+
+    names = [*FORMAT_NAMES, "jpg"]
+    output_format = text("The result's format (`jpg` is `jpeg`, any case); blank or absent: the input's own kind, "
+                         "so a JPEG comes back as a JPEG. PNG and WebP keep transparency, JPEG flattens it onto "
+                         "white. The result's content type and key extension follow it", enum=names)
+    note = (f"For `jpeg` and `webp`: {MIN_QUALITY} to {MAX_QUALITY}, a whole number (default {DEFAULT_QUALITY}); "
+            "ignored for `png`, which is lossless; blank counts as absent")
+    quality = (text(note, pattern=r"^(100|[1-9][0-9]?)$") if as_form
+               else integer(note, minimum=MIN_QUALITY, maximum=MAX_QUALITY))
+    return {"outputFormat": output_format, "quality": quality}
+
+
+def _dry_run_schema(*, as_form: bool) -> dict[str, Schema]:
+    """`dryRun` (README "Price quotes"): the words the boolean options take in a form; in JSON a boolean or them."""
+    words = ["true", "false", "1", "0", "on", "off", "yes", "no"]
+    note = ("true: every check of the real call, then 200 with the charge it would take (`Quote`); nothing is "
+            "stored, reserved or charged. Blank or absent: false")
+    schema: Schema = ({"type": "string", "enum": words, "description": note} if as_form
+                      else {"anyOf": [boolean(), text(enum=words)], "description": note})
+    return {"dryRun": schema}
+
+
 def enhancement_schemas() -> dict[str, Schema]:
     """generate's and a job's request, the one reading both routes share (`http/enhancement_request.py`): the
     multipart form with the `image` file, or a url-encoded form or JSON with an `uploadKey`."""
@@ -312,27 +354,40 @@ def enhancement_schemas() -> dict[str, Schema]:
                  enum=_model_slugs())
     upload_key = text("An `uploadKey` from `POST /api/ai-image/uploads`, or the key of any original of the "
                       "caller's own (to enhance it again)")
-    form_fields = _option_schemas(as_form=True)
+    form_fields = {**_option_schemas(as_form=True), **_output_schemas(as_form=True), **_dry_run_schema(as_form=True)}
     image = {"type": "string", "contentMediaType": "application/octet-stream",
              "description": f"JPEG, PNG or WebP (by magic bytes), at most {MAX_IMAGE_BYTES} bytes; the body as a "
                             "whole must stay under Lambda's 6 MB (larger images: upload them first)"}
+    json_fields = {**_option_schemas(as_form=False), **_output_schemas(as_form=False),
+                   **_dry_run_schema(as_form=False)}
+    # A job's request is generate's and `callbackUrl` (README "Completion callbacks").
+    callback = {"callbackUrl": text(
+        "Signed-in callers only (a guest's is a 401): an https URL on port 443, at most 2048 characters, whose "
+        "host resolves only to public addresses (never loopback, private, link-local, metadata or other "
+        "reserved ranges; checked now and again before each attempt). When the job has ended, the job object "
+        "is POSTed there with Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, "
+        "`webhook-signature`)", format="uri", maxLength=2048)}
     return {
         "EnhancementMultipart": obj({"model": model, "image": image}, form_fields),
         "EnhancementForm": obj({"model": model, "uploadKey": upload_key}, form_fields),
-        "EnhancementJson": obj({"model": model, "uploadKey": upload_key}, _option_schemas(as_form=False)),
+        "EnhancementJson": obj({"model": model, "uploadKey": upload_key}, json_fields),
+        "JobMultipart": obj({"model": model, "image": image}, {**form_fields, **callback}),
+        "JobForm": obj({"model": model, "uploadKey": upload_key}, {**form_fields, **callback}),
+        "JobJson": obj({"model": model, "uploadKey": upload_key}, {**json_fields, **callback}),
     }
 
 
-def enhancement_body(what: str) -> dict[str, Any]:
+def enhancement_body(what: str, schemas: str = "Enhancement") -> dict[str, Any]:
+    """The request body of generate (`Enhancement…` schemas) or of a job's create (`Job…`)."""
     return {
         "required": True,
         "description": f"{what}: `multipart/form-data` with the file field `image`, or a url-encoded form or JSON "
                        "with an `uploadKey` instead of the file; `model` and the model's options either way.",
         "content": {
-            "multipart/form-data": {"schema": ref("EnhancementMultipart"),
+            "multipart/form-data": {"schema": ref(f"{schemas}Multipart"),
                                     "encoding": {"image": {"contentType": "image/jpeg, image/png, image/webp"}}},
-            "application/x-www-form-urlencoded": {"schema": ref("EnhancementForm")},
-            JSON: {"schema": ref("EnhancementJson")},
+            "application/x-www-form-urlencoded": {"schema": ref(f"{schemas}Form")},
+            JSON: {"schema": ref(f"{schemas}Json")},
         },
     }
 
@@ -410,6 +465,10 @@ UPLOAD_LINKS = {
     for name, operation_id, what in (("EnhanceUpload", "enhanceImage", "Enhance the uploaded image now"),
                                      ("CreateJobFromUpload", "createJob", "Enhance the uploaded image as a job"))
 }
+KEY_ID = "key_id"  # the path parameter of the key routes
+# From a created key to its revocation (schemathesis's stateful phase follows it).
+KEY_LINKS = {"RevokeKey": {"operationId": "revokeApiKey", "parameters": {KEY_ID: "$response.body#/data/id"},
+                           "description": "Revoke the key just created"}}
 JOB_STATUSES = [status.value for status in JobStatus]
 UPLOAD_TYPES = sorted(EXTENSIONS)
 
@@ -419,7 +478,9 @@ OPERATIONS: dict[str, Operation] = {
         operation_id="enhanceImage", tag="enhancement", summary="Enhance one image now",
         request_body=enhancement_body("The image and how to enhance it"),
         responses={
-            200: enveloped("Enhanced: both URLs, the day's usage and the charge", ref("Enhancement")),
+            200: enveloped("Enhanced: both URLs, the day's usage and the charge; with `dryRun` true, the charge it "
+                           "would take (`Quote`), nothing stored or charged",
+                           ref("EnhancementOrQuote")),
             202: enveloped("The deadline cut the work short where this deployment runs jobs: it carries on as a "
                            "job, charged once", ref("Job"), headers={
                                "Location": {"description": "`/api/ai-image/jobs/<id>`", "required": True,
@@ -427,8 +488,10 @@ OPERATIONS: dict[str, Operation] = {
         },
         errors={
             400: "A field, option or image that is invalid (`details.field`): an unknown model, an option the "
-                 "model does not take or out of range, no image and no `uploadKey`, a file over 10 MiB, not JPEG, "
-                 "PNG or WebP, too many pixels, corrupt; an `uploadKey` that is no key or has nothing stored",
+                 "model does not take or out of range, an `outputFormat` not png, jpeg or webp, a `quality` not "
+                 "a whole number from 1 to 100, no image and no `uploadKey`, a file over 10 MiB, not JPEG, "
+                 "PNG or WebP, too many pixels, corrupt; an `uploadKey` that is no key or has nothing stored; a "
+                 "`dryRun` not true or false",
             403: "The plan does not allow the option (`scale` above `maxUpscale`, `face_enhance`; `details.field`); "
                  "the daily cap or monthly allowance is used up (`details {scope: daily|monthly, used, limit, "
                  "resetAt}`); all guests' budget for the day is used up (`details.scope: guestBudget`, `signIn`); "
@@ -471,13 +534,20 @@ OPERATIONS: dict[str, Operation] = {
                      "to 10 MiB (`details.field`)"}),
     "POST /api/ai-image/jobs": Operation(
         operation_id="createJob", tag="jobs", summary="Enhance an image as a job",
-        request_body=enhancement_body("The image and how to enhance it, as for generate"),
+        request_body=enhancement_body("The image and how to enhance it, as for generate, and optionally where to "
+                                      "call back when the job has ended", "Job"),
         parameters=(header("Idempotency-Key", "A retried create with the same key answers the same job instead of "
                                               "charging again (per caller, 24 hours); the same key with another "
-                                              "request is a 409", text(minLength=1, maxLength=255)),),
-        responses={202: {**enveloped("The job, `queued`", ref("Job")), "links": JOB_LINKS}},
+                                              "request is a 409; with `dryRun` checked but nothing recorded",
+                                              text(minLength=1, maxLength=255)),),
+        responses={200: enveloped("With `dryRun` true: the charge the create would take (`Quote`); no job, "
+                                  "nothing stored or charged", ref("Quote")),
+                   202: {**enveloped("The job, `queued`", ref("Job")), "links": JOB_LINKS}},
         errors={
-            400: "As generate's 400; an `Idempotency-Key` that is not 1 to 255 printable characters",
+            400: "As generate's 400 (also `dryRun` not true or false); an `Idempotency-Key` that is not 1 to 255 "
+                 "printable characters; a `callbackUrl` that is not https on port 443, or whose host does not "
+                 "resolve or resolves to any address that is not public (`details.field: callbackUrl`)",
+            401: "A `callbackUrl` from a guest (callbacks are signed with a signed-in user's secret)",
             403: "As generate's 403 (plan, quota, guest budget, someone else's `uploadKey`)",
             404: "The job this `Idempotency-Key` created has been deleted since",
             409: "This `Idempotency-Key` was used with a different request, or its first request is still in "
@@ -600,6 +670,20 @@ OPERATIONS: dict[str, Operation] = {
                                   "counters, credit packs, jobs, sessions", ref("AccountDeleted"), headers={
                                       "Set-Cookie": {"description": "The session cookies cleared", "schema": text()}})},
         errors={400: "Stripe refused to cancel a subscription", 502: "Stripe failed (`details.retryable`)"}),
+    "POST /api/keys": Operation(
+        operation_id="createApiKey", tag="keys", summary="Create a personal API key (shown once)",
+        responses={201: {**enveloped("The key, with `key` itself: the only time it is shown (the store keeps its "
+                                     "hash)", ref("NewApiKey")), "links": KEY_LINKS}},
+        errors={409: f"The user already has {MAX_ACTIVE_KEYS} active keys: revoke one first "
+                     "(`details.maxActiveKeys`)"}),
+    "GET /api/keys": Operation(
+        operation_id="listApiKeys", tag="keys", summary="The signed-in user's API keys, newest first",
+        responses={200: enveloped("Every key of the user, revoked ones with `revokedAt`; never a key or its hash",
+                                  ref("ApiKeyList"))}),
+    f"DELETE /api/keys/{{{KEY_ID}}}": Operation(
+        operation_id="revokeApiKey", tag="keys", summary="Revoke an API key (idempotent)",
+        responses={200: enveloped("The key, `revokedAt` set: it stops working at once", ref("ApiKey"))},
+        errors={404: "No key of this user with this id (someone else's, or none)"}),
     "GET /r2-ai/{key+}": image_operation("GET"),
     "HEAD /r2-ai/{key+}": image_operation("HEAD"),
 }
@@ -611,6 +695,7 @@ TAGS = (
     ("usage", "What the caller has used and may use"),
     ("billing", "Stripe Checkout for plans and credit packs, and the customer portal"),
     ("auth", "Sign-in through Cognito's managed login, the session, account deletion"),
+    ("keys", "Personal API keys: created, listed and revoked with the session; sent as `Authorization: Bearer`"),
     ("images", "Stored originals and results through the API"),
     ("webhooks", "Signed callbacks from Replicate and Stripe (no origin or CSRF check: the signature instead)"),
 )
@@ -646,6 +731,15 @@ def _data_schemas() -> dict[str, Schema]:
                             "usage": ref("DailyUsage"), "limits": ref("Limits"), "entitlements": ref("Entitlements"),
                             "charge": ref("Charge")},
                            description="`imageUrl` and `originalUrl` go through the image proxy (`/r2-ai/…`)"),
+        "Quote": obj({"dryRun": {"const": True}, "model": text(enum=_model_slugs()), "charge": ref("Charge"),
+                      "affordable": boolean("Whether the real call would be charged now"),
+                      "refusal": nullable(ref("Error")), "entitlements": ref("Entitlements")},
+                     description="A dry run's answer: what the real call would charge (shaped as its `charge`) "
+                                 "and, when it would be refused, `affordable: false` and the error it would "
+                                 "answer (`refusal`, e.g. `details.scope` daily, monthly, guestIp, guestBudget). "
+                                 "Nothing was stored, reserved or charged"),
+        "EnhancementOrQuote": {"anyOf": [ref("Enhancement"), ref("Quote")],
+                               "description": "`Enhancement`, or `Quote` when `dryRun` was true"},
         "ModelOption": obj({"type": text(enum=["int", "float", "bool", "text"])},
                            {"choices": {"type": "array", "items": integer()}, "min": number(), "max": number(),
                             "maxLength": integer(), "default": {}}),
@@ -669,10 +763,23 @@ def _data_schemas() -> dict[str, Schema]:
         "ImageRef": obj({"url": URL}),
         "JobError": obj({"type": text(), "message": text()}),
         "Job": obj({"id": text(), "status": text(enum=JOB_STATUSES), "model": text(),
-                    "options": {"type": "object", "description": "The options given"},
+                    "options": {"type": "object", "description": "The options given, with the result's format "
+                                                                 "as decided at create: `output_format` (png, jpeg, "
+                                                                 "webp) and, for jpeg and webp, `quality`"},
                     "charge": ref("Charge"), "input": ref("ImageRef"), "output": nullable(ref("ImageRef")),
                     "error": nullable(ref("JobError")), "createdAt": TIMESTAMP, "startedAt": nullable(TIMESTAMP),
-                    "completedAt": nullable(TIMESTAMP), "canceledAt": nullable(TIMESTAMP)}),
+                    "completedAt": nullable(TIMESTAMP), "canceledAt": nullable(TIMESTAMP)},
+                   {"callback": ref("JobCallback")}),
+        "JobCallback": obj(
+            {"url": URL, "delivered": boolean("An attempt got a 2xx"),
+             "attempts": {"type": "array", "maxItems": 20, "items": ref("CallbackAttempt"),
+                          "description": "Every delivery attempt so far, oldest first"}},
+            description="Only on a job created with a `callbackUrl` (README \"Completion callbacks\")"),
+        "CallbackAttempt": obj(
+            {"at": TIMESTAMP, "ms": integer("How long the attempt took", minimum=0)},
+            {"status": integer("The receiver's HTTP status (2xx: delivered; redirects are not followed)"),
+             "error": text("Why no response came: `timed out`, `connection failed`, `TLS failed`, "
+                           "`no public address`, `does not resolve`, …")}),
         "JobPage": obj({"jobs": {"type": "array", "items": ref("Job")},
                         "nextCursor": nullable(text("Pass as `cursor` for the next page"))}),
         "JobDeleted": obj({"id": text(), "deleted": {"const": True},
@@ -686,8 +793,31 @@ def _data_schemas() -> dict[str, Schema]:
         "CurrentUser": obj({"user": ref("User")}),
         "AccountDeleted": obj({"deleted": {"const": True}, "removed": obj({
             "subscriptionsCanceled": {"type": "array", "items": text()}, "signInIdentity": boolean(),
-            "images": integer(), "counters": integer(), "jobs": integer(), "sessions": integer(),
-            "user": boolean()})}),
+            "images": integer(), "counters": integer(), "jobs": integer(), "apiKeys": integer(),
+            "sessions": integer(), "user": boolean()})}),
+        **_key_schemas(),
+    }
+
+
+def _key_schemas() -> dict[str, Schema]:
+    moment = text("ISO-8601 UTC with `Z`, to the microsecond", format="date-time")
+    key = {
+        "id": text("The key's id (a UUID)"), "name": text(minLength=1, maxLength=64),
+        "prefix": text(f"The key's first {DISPLAY_PREFIX_CHARS} characters, to tell keys apart",
+                       minLength=DISPLAY_PREFIX_CHARS, maxLength=DISPLAY_PREFIX_CHARS),
+        "scopes": {"type": "array", "items": text(enum=[scope.value for scope in Scope]), "minItems": 1},
+        "createdAt": moment, "lastUsedAt": nullable(moment), "revokedAt": nullable(moment),
+    }
+    return {
+        "ApiKey": obj(key, description="A personal API key as its owner sees it: never the key or its hash. "
+                                       "`lastUsedAt` is kept to the minute"),
+        "NewApiKey": obj({**key, "key": text(f"The key itself: `{KEY_PREFIX}` and 43 characters of URL-safe "
+                                             "base64. Send it as `Authorization: Bearer <key>`; it is never shown "
+                                             "again", pattern=f"^{KEY_PREFIX}[A-Za-z0-9_-]{{43}}$")}),
+        "ApiKeyList": obj({"keys": {"type": "array", "items": ref("ApiKey")},
+                           "callbackSigningSecret": text("The secret that signs this user's job callbacks "
+                                                         "(Standard Webhooks, `whsec_` + base64)",
+                                                         pattern=r"^whsec_[A-Za-z0-9+/]{43}=$")}),
     }
 
 
@@ -752,6 +882,10 @@ def _security_schemes() -> dict[str, Any]:
                        "description": "CSRF double submit: any token the browser chooses, equal to `X-CSRF-Token`"},
         "csrfHeader": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
                        "description": "CSRF double submit: equal to the `csrf_token` cookie"},
+        "apiKey": {"type": "http", "scheme": "bearer",
+                   "description": "A personal API key (`POST /api/keys`) as `Authorization: Bearer enh_…`: the "
+                                  "caller is its user, cookies are ignored, no origin or CSRF check; only on the "
+                                  "operations that list it, each needing one of its scopes"},
     }
 
 
@@ -777,7 +911,9 @@ The AI image enhancer's HTTP API: one AWS Lambda function per route behind an AP
   (the security requirements `csrfCookie` + `csrfHeader`); otherwise 403. The signed webhooks check their
   signature instead.
 - **Identity**: the session cookie (`__Host-session`, then `session_id`), else the guest cookie `guest_id`,
-  issued (`Set-Cookie`) when missing or not the service's own.
+  issued (`Set-Cookie`) when missing or not the service's own. On the operations whose security lists `apiKey`,
+  `Authorization: Bearer <personal API key>` instead: the key alone says who calls (no cookies, no origin or
+  CSRF check), and it needs a scope the operation admits (else 403); a key on any other operation is 401.
 - **Any other method** on a documented path answers 405 with `Allow` (`components.responses.MethodNotAllowed`);
   **any other path** the 404 envelope (`components.responses.NotFound`). Paths are matched percent-decoded once.
 - **Image keys** span several path segments: the deployed route is `/r2-ai/{key+}`, documented as `/r2-ai/{key}`.
@@ -831,22 +967,36 @@ IDENTITY_SCHEMES: dict[str | None, tuple[tuple[str, ...], ...]] = {
 }
 
 
-def _security(cookies: str | None, csrf: bool) -> list[dict[str, list[str]]] | None:
+def _security(cookies: str | None, csrf: bool, *, takes_key: bool = False) -> list[dict[str, list[str]]] | None:
     """The operation's security requirements: one alternative per way of saying who the caller is, each with the
-    CSRF double submit where the route checks it."""
+    CSRF double submit where the route checks it; an API key, where the route takes one, alone (no CSRF)."""
     alternatives = [list(schemes) for schemes in IDENTITY_SCHEMES[cookies]]
     if csrf:
         alternatives = [[*schemes, "csrfCookie", "csrfHeader"] for schemes in alternatives or [[]]]
+    if takes_key:
+        # A public route (no cookie scheme) takes a key and needs none: the key, or nothing.
+        alternatives = [["apiKey"], *(alternatives or [[]])]
     return [{scheme: [] for scheme in schemes} for schemes in alternatives] or None
 
 
 def build_operation(routed: RoutedOperation, generated: dict[str, Any], spec: Operation) -> dict[str, Any]:
+    from enhancer.http.key_routes import KEY_ROUTES
+
     facts = route_facts(routed.route)
     checks_origin = routed.app.verify_origin and routed.method in {"POST", "PUT", "PATCH", "DELETE"}
     cookies = spec.cookies or ("signedIn" if facts.signed_in else "identity" if facts.identity else None)
     guest_cookie = cookies == "identity"
+    scopes = KEY_ROUTES.get((routed.method, routed.template_path))
 
     reasons: dict[int, list[str]] = {}
+    if scopes is None:
+        reasons.setdefault(401, []).append("An `Authorization: Bearer` API key was sent: keys are not accepted "
+                                           "here")
+    else:
+        reasons.setdefault(401, []).append("The API key (`Authorization: Bearer`) is malformed, unknown or revoked")
+        reasons.setdefault(403, []).append("The API key has none of the scopes this route admits ("
+                                           + ", ".join(f"`{scope.value}`" for scope in sorted(scopes))
+                                           + "; `details.requiredScopes`)")
     if facts.pydantic_body:
         reasons.setdefault(400, []).append("The JSON body does not fit its schema (`details.issues`: each "
                                            "problem's path and message)")
@@ -876,10 +1026,18 @@ def build_operation(routed: RoutedOperation, generated: dict[str, Any], spec: Op
             answer.pop("content", None)
 
     parameters = [dict(parameter) for parameter in generated.get("parameters", [])]
+    # Routes read their path parameters themselves (http/requests.py:path_parameter), so FastAPI does not list
+    # them: each one of the path not declared below is a required string, as FastAPI would describe `name: str`.
+    named = {parameter["name"] for parameter in [*parameters, *spec.parameters] if parameter.get("in") == "path"}
+    parameters += [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                   for name in re.findall(r"\{([A-Za-z0-9_]+)\}", openapi_path(routed.template_path))
+                   if name not in named]
     for parameter in parameters:
         parameter.get("schema", {}).pop("title", None)
         if parameter["name"] == JOB_ID and parameter["in"] == "path":
             parameter["description"] = "The job's id"
+        if parameter["name"] == KEY_ID and parameter["in"] == "path":
+            parameter["description"] = "The key's id (`id` in the key routes' answers)"
     declared = {(parameter["name"], parameter["in"]) for parameter in parameters}
     parameters += [parameter for parameter in spec.parameters if (parameter["name"], parameter["in"]) not in declared]
     if checks_origin:
@@ -897,9 +1055,11 @@ def build_operation(routed: RoutedOperation, generated: dict[str, Any], spec: Op
     if parameters:
         operation["parameters"] = parameters
     body = spec.request_body or generated.get("requestBody")
+    if body is None and facts.body_model is not None:
+        body = {"content": {JSON: {"schema": ref(facts.body_model.__name__)}}, "required": True}
     if body:
         operation["requestBody"] = body
-    security = _security(cookies, checks_origin)
+    security = _security(cookies, checks_origin, takes_key=scopes is not None)
     if security:
         operation["security"] = security
     return operation
@@ -959,7 +1119,8 @@ def build_document(template: dict[str, Any] | None = None) -> dict[str, Any]:
         paths.setdefault(operation.path, {})[operation.method.lower()] = build_operation(
             operation, fastapi_operation, OPERATIONS[operation.route_key])
 
-    schemas = {**generated.get("components", {}).get("schemas", {}), **_data_schemas(), **enhancement_schemas(),
+    schemas = {**generated.get("components", {}).get("schemas", {}), **body_model_schemas(routes), **_data_schemas(),
+               **enhancement_schemas(),
                **_error_schemas()}
     document: dict[str, Any] = {
         "openapi": "3.1.0",

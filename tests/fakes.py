@@ -5,22 +5,28 @@ can assert the order of effects across ports."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from io import BytesIO
 
+from enhancer.domain.api_keys import ApiKey
+from enhancer.domain.callbacks import MAX_ATTEMPTS_KEPT, CallbackAttempt, CallbackSendFailed, CallbackTarget
+from enhancer.domain.enhancement import EnhanceOptions
 from enhancer.domain.errors import AppError
 from enhancer.domain.guest_limits import SpendCap
 from enhancer.domain.image_checks import ImageHeader, inspect_image
 from enhancer.domain.jobs import ACTIVE, MOVES_FROM, Job, JobError, JobStatus, PageAfter
+from enhancer.domain.output_format import OutputFormat
 from enhancer.domain.plans import Entitlements
-from enhancer.domain.quota import ChargeSplit, Reservation
+from enhancer.domain.quota import ChargeQuote, ChargeSplit, Reservation
 from enhancer.domain.usage import UsageSnapshot
 from enhancer.services.ports import (
     AccountRecord,
     EnhancedImage,
+    KeyAccount,
     ObjectInfo,
     Prediction,
+    Resolution,
     SourceImage,
     StoredObject,
 )
@@ -129,6 +135,7 @@ class FakeLedger:
         self.reserved: list[Reservation] = []
         self.settled: list[Reservation] = []
         self.given_back: list[Reservation] = []
+        self.quoted: list[tuple[str, int, tuple[SpendCap, ...]]] = []
 
     def reserve(self, *, charge_id: str, owner_type: str, owner_key: str, user_id: str | None,
                 cost_tenths: int, entitlements: Entitlements, caps: Sequence[SpendCap] = (),
@@ -143,6 +150,14 @@ class FakeLedger:
         self.reserved.append(reservation)
         return reservation
 
+    def quote(self, *, owner_type: str, owner_key: str, user_id: str | None, cost_tenths: int,
+              entitlements: Entitlements, caps: Sequence[SpendCap] = (), now: float | None = None) -> ChargeQuote:
+        """What reserve would answer, as data: the same plan-only split, or `refuse` as the refusal; takes
+        nothing. `quoted` keeps each call's (owner_key, cost_tenths, caps)."""
+        self.journal.add("ledger.quote", owner_key)
+        self.quoted.append((owner_key, cost_tenths, tuple(caps)))
+        return ChargeQuote(split=ChargeSplit(plan_tenths=cost_tenths, credits_tenths=0), refusal=self.refuse)
+
     def settle(self, reservation: Reservation) -> None:
         self.journal.add("ledger.settle", reservation.charge_id)
         self.settled.append(reservation)
@@ -155,7 +170,7 @@ class FakeLedger:
 
 
 class FakeProvider:
-    """Returns `output` (or raises `error`) and keeps every source it was given."""
+    """Returns `output` (or raises `error`) and keeps every source and options it was given."""
 
     def __init__(self, journal: Journal | None = None, *, output: bytes = b"", error: BaseException | None = None,
                  name: str = "fake", needs_source_url: bool = False) -> None:
@@ -163,11 +178,16 @@ class FakeProvider:
         self.output, self.error = output, error
         self.name, self.needs_source_url = name, needs_source_url
         self.sources: list[SourceImage] = []
+        self.options: list[EnhanceOptions] = []
+
+    def check_model(self, model) -> None:  # type: ignore[no-untyped-def]
+        """Runs any model."""
 
     def run(self, model, options, source: SourceImage, deadline: float, *,  # type: ignore[no-untyped-def]
             keep_running: bool = False) -> EnhancedImage:
         self.journal.add("provider.run", model.slug)
         self.sources.append(source)
+        self.options.append(options)
         if self.error is not None:
             raise self.error
         return EnhancedImage(data=self.output, content_type="image/png")
@@ -185,6 +205,9 @@ class FakeRemoteProvider:
         self.statuses: dict[str, str] = {}
         self.canceled: list[str] = []
         self.during_start: Callable[[], object] | None = None
+
+    def check_model(self, model) -> None:  # type: ignore[no-untyped-def]
+        """Runs any model, as Replicate does."""
 
     def start(self, model, options, image_url: str, *, webhook: str | None,  # type: ignore[no-untyped-def]
               deadline: float | None) -> Prediction:
@@ -211,6 +234,20 @@ class FakeRemoteProvider:
 def header_checker(data: bytes, *, max_pixels: int) -> ImageHeader:
     """The ImageChecker port with the pure header-level checks only (no Pillow decode)."""
     return inspect_image(data, max_pixels=max_pixels)
+
+
+class FakeConverter:
+    """The ImageConverter port without Pillow: keeps each call and answers `converted-to-<format>:` + the
+    bytes (the store takes the result as the chosen type, which is what the tests look at)."""
+
+    def __init__(self, journal: Journal | None = None) -> None:
+        self.journal = journal or Journal()
+        self.calls: list[tuple[bytes, OutputFormat]] = []
+
+    def __call__(self, data: bytes, output: OutputFormat) -> bytes:
+        self.journal.add("image.convert", output.name)
+        self.calls.append((data, output))
+        return f"converted-to-{output.name}:".encode() + data
 
 
 class FakeWorkflow:
@@ -319,6 +356,13 @@ class FakeJobs:
                 changes["execution_arn"] = execution_arn
             self.jobs[job_id] = job.with_changes(**changes)
 
+    def record_callback(self, job_id: str, attempts: Sequence[CallbackAttempt], *, at: str) -> None:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is not None:
+                kept = tuple(attempts)[-MAX_ATTEMPTS_KEPT:]
+                self.jobs[job_id] = job.with_changes(callback_attempts=kept, updated_at=at)
+
     def delete(self, job_id: str) -> bool:
         with self._lock:
             job = self.jobs.get(job_id)
@@ -330,3 +374,89 @@ class FakeJobs:
     def overdue(self, now_iso: str, limit: int) -> list[Job]:
         found = [job for job in self.jobs.values() if job.status in ACTIVE and job.deadline_at < now_iso]
         return sorted(found, key=lambda job: (job.deadline_at, job.id))[:limit]
+
+
+class FakeResolver:
+    """The `HostResolver` port over a dict: host → addresses; a host not in it resolves to nothing. `test_mapped`
+    names the hosts that stand for CALLBACK_TEST_HOSTS entries. Records every lookup, in order."""
+
+    def __init__(self, hosts: dict[str, Sequence[str]] | None = None, *, test_mapped: Sequence[str] = ()) -> None:
+        self.hosts = {name: tuple(addresses) for name, addresses in (hosts or {}).items()}
+        self.test_mapped = set(test_mapped)
+        self.lookups: list[str] = []
+
+    def resolve(self, host: str) -> Resolution:
+        self.lookups.append(host)
+        return Resolution(addresses=self.hosts.get(host, ()), test_mapped=host in self.test_mapped)
+
+
+@dataclass
+class SentCallback:
+    target: CallbackTarget
+    address: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class FakeCallbackSender:
+    """The `CallbackSender` port: answers each post with the next of `answers` (a status code, or an exception's
+    reason for no response), the last one repeating; keeps what was sent."""
+
+    def __init__(self, answers: Sequence[int | str] = (200,)) -> None:
+        self.answers = list(answers)
+        self.sent: list[SentCallback] = []
+
+    def post(self, target: CallbackTarget, address: str, headers: Mapping[str, str], body: bytes, *,
+             timeout: float) -> int:
+        self.sent.append(SentCallback(target, address, dict(headers), body))
+        answer = self.answers[min(len(self.sent), len(self.answers)) - 1]
+        if isinstance(answer, str):
+            raise CallbackSendFailed(answer)
+        return answer
+
+
+class FakeApiKeys:
+    """The `ApiKeys` port in memory: records by id with their hashes, accounts by user id. `fail_touch` makes
+    recording a use raise, as a dropped connection would."""
+
+    def __init__(self, accounts: dict[str, AccountRecord] | None = None) -> None:
+        self.keys: dict[str, ApiKey] = {}
+        self.hashes: dict[str, str] = {}  # key hash → key id
+        self.accounts = dict(accounts or {})
+        self.touches: list[tuple[str, str, str]] = []
+        self.fail_touch = False
+
+    def insert(self, key: ApiKey, key_hash: str, *, max_active: int) -> bool:
+        if sum(1 for k in self.keys.values() if k.user_id == key.user_id and k.revoked_at is None) >= max_active:
+            return False
+        self.keys[key.id], self.hashes[key_hash] = key, key.id
+        return True
+
+    def list_for(self, user_id: str) -> list[ApiKey]:
+        return sorted((k for k in self.keys.values() if k.user_id == user_id), key=lambda k: k.created_at,
+                      reverse=True)
+
+    def revoke(self, user_id: str, key_id: str, at: str) -> ApiKey | None:
+        key = self.keys.get(key_id)
+        if key is None or key.user_id != user_id:
+            return None
+        if key.revoked_at is None:
+            key = self.keys[key_id] = replace(key, revoked_at=at)
+        return key
+
+    def authenticate(self, key_hash: str) -> KeyAccount | None:
+        key = self.keys.get(self.hashes.get(key_hash, ""))
+        if key is None or key.revoked_at is not None:
+            return None
+        return KeyAccount(key_id=key.id, scopes=" ".join(key.scopes), last_used_at=key.last_used_at,
+                          account=self.accounts[key.user_id])
+
+    def touch(self, key_id: str, at: str, *, stale_before: str) -> bool:
+        self.touches.append((key_id, at, stale_before))
+        if self.fail_touch:
+            raise ConnectionError("the database went away")
+        key = self.keys[key_id]
+        if key.last_used_at is not None and key.last_used_at >= stale_before:
+            return False
+        self.keys[key_id] = replace(key, last_used_at=at)
+        return True

@@ -50,6 +50,8 @@ def member(pool, accounts, aws, db):
            "VALUES ('sub_1', ?, 'cus_1', 'pro', 'active')", user_id)
     db.run("INSERT INTO ai_jobs (id, user_id, owner_type, owner_ref, provider, status) "
            "VALUES ('job-1', ?, 'user', ?, 'local', 'succeeded')", user_id, user_id)
+    db.run("INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, created_at) "
+           "VALUES ('key-1', ?, 'CI', 'enh_abcdefgh', ?, 'enhance', '2026-12-07T00:00:00.000000Z')", user_id, "h" * 64)
     return type("Member", (), {"id": user_id, "session": session, "subject": created["Username"]})
 
 
@@ -77,7 +79,7 @@ def test_deleting_an_account_removes_everything_it_had_once(invoke, member, pool
     assert_security_headers(reply)
     removed = reply.json()["data"]["removed"]
     assert removed == {"subscriptionsCanceled": ["sub_1"], "signInIdentity": True, "images": 2, "counters": 3,
-                       "jobs": 1, "sessions": 1, "user": True}
+                       "jobs": 1, "apiKeys": 1, "sessions": 1, "user": True}
     [call] = stripe_api.calls
     assert parse_qs(call.request.content.decode()) == {"cancel_at_period_end": ["true"]}
     assert call.request.headers["authorization"] == f"Bearer {STRIPE_KEY}"
@@ -89,7 +91,7 @@ def test_deleting_an_account_removes_everything_it_had_once(invoke, member, pool
     with pytest.raises(pool.client.exceptions.UserNotFoundException):
         pool.client.admin_get_user(UserPoolId=pool.id, Username=member.subject)
     for table, column in (("users", "id"), ("sessions", "user_id"), ("ai_jobs", "user_id"),
-                          ("subscriptions", "user_id"), ("stripe_customers", "user_id")):
+                          ("subscriptions", "user_id"), ("stripe_customers", "user_id"), ("api_keys", "user_id")):
         assert db.rows(f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", member.id) == [(0,)]  # noqa: S608
     cleared = [c for c in reply.set_cookies if c.startswith("session_id=")]
     assert cleared and "Max-Age=0" in cleared[0]

@@ -9,6 +9,7 @@ adapters; Replicate is answered at the HTTP layer (respx), CloudFormation's resp
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import uuid
@@ -22,7 +23,7 @@ import pytest
 import respx
 
 from enhancer import bootstrap
-from enhancer.adapters.sql import migrate_and_check
+from enhancer.adapters.sql import connect, migrate_and_check
 from enhancer.adapters.sql.schema import migrations
 from enhancer.domain.enhancement import EnhanceOptions, cost_tenths
 from enhancer.domain.image_keys import ImageCategory, new_image_key
@@ -259,10 +260,12 @@ def world(invoke, aws, monkeypatch) -> World:
 
 
 @answers("job-start-run-model")
-def test_run_model_runs_the_model_in_the_task_and_the_job_succeeds(world):
+@answers("job-start-run-model-then-callback")
+@pytest.mark.parametrize("event", ["job-start-run-model", "job-start-run-model-then-callback"])
+def test_run_model_runs_the_model_in_the_task_and_the_job_succeeds(world, event):
     world.job(provider="echo", mode=RunMode.INLINE)
 
-    assert invoke_event("job-start-run-model") is None
+    assert invoke_event(event) is None
 
     job = world.stored()
     assert job.status is JobStatus.SUCCEEDED and job.started_at and job.completed_at
@@ -272,14 +275,16 @@ def test_run_model_runs_the_model_in_the_task_and_the_job_succeeds(world):
 
 
 @answers("job-start-await-prediction")
-def test_await_prediction_keeps_the_token_and_creates_the_prediction_with_the_webhook(world):
+@answers("job-start-await-prediction-then-callback")
+@pytest.mark.parametrize("event", ["job-start-await-prediction", "job-start-await-prediction-then-callback"])
+def test_await_prediction_keeps_the_token_and_creates_the_prediction_with_the_webhook(world, event):
     world.replicate(PUBLIC_API_URL=PUBLIC_API_URL)
     world.job(provider="replicate", mode=RunMode.WEBHOOK)
     with respx.mock() as mock:
         create = mock.post(f"{REPLICATE}/v1/predictions").respond(
             201, json=prediction_json("starting", prediction_id=PREDICTION_ID))
 
-        answer = invoke_event("job-start-await-prediction")
+        answer = invoke_event(event)
 
     assert answer == {"id": PREDICTION_ID, "status": "starting", "output": None, "done": False}
     sent = json.loads(create.calls.last.request.content)
@@ -325,8 +330,10 @@ def test_check_prediction_reads_the_jobs_prediction(world):
 
 
 @answers("job-finish-store-result")
-def test_store_result_stores_the_output_and_the_job_succeeds(world):
-    prediction = read_event("job-finish-store-result")["prediction"]
+@answers("job-finish-store-result-then-callback")
+@pytest.mark.parametrize("event", ["job-finish-store-result", "job-finish-store-result-then-callback"])
+def test_store_result_stores_the_output_and_the_job_succeeds(world, event):
+    prediction = read_event(event)["prediction"]
     result = png_bytes(64, 64)
     world.replicate()
     world.job(provider="replicate", mode=RunMode.WEBHOOK, status=JobStatus.PROCESSING, prediction_id=PREDICTION_ID)
@@ -335,7 +342,7 @@ def test_store_result_stores_the_output_and_the_job_succeeds(world):
     with respx.mock() as mock:
         mock.get(prediction["output"]).respond(200, content=result, headers={"content-type": "image/png"})
 
-        assert invoke_event("job-finish-store-result") is None
+        assert invoke_event(event) is None
 
     job = world.stored()
     assert job.status is JobStatus.SUCCEEDED and job.output_key
@@ -360,6 +367,36 @@ def test_fail_job_fails_the_job_readably_gives_the_charge_back_and_cancels_the_p
     assert job.status is JobStatus.FAILED and job.error == JobError("provider_error", message)
     assert world.used() == 0
     assert cancel.called
+
+
+@answers("job-callback-callback-job")
+def test_callback_job_posts_the_ended_job_signed_to_its_url_and_records_the_attempt(world, tmp_path):
+    from tests.callback_receiver import Receiver, user_signing_secret, verify
+    from tests.integration.conftest import SECRET
+
+    receiver = Receiver(tmp_path)
+    try:
+        world.monkeypatch.setenv("CALLBACK_TEST_HOSTS", "receiver.test=127.0.0.1")
+        world.monkeypatch.setenv("CALLBACK_TEST_CA_BUNDLE", str(receiver.ca))
+        world.monkeypatch.setenv("BASE_URL", "https://app.example.com")
+        bootstrap.reset()
+        world.job(provider="echo", mode=RunMode.INLINE)
+        with connect(os.environ["DATABASE_URL"]) as conn:  # the callback is a signed-in user's: make it theirs
+            conn.execute("INSERT INTO users (id, name, username, email, plan) VALUES (?, ?, ?, ?, ?)",
+                         ("user-cb", "a", "a-cb", "cb@example.com", "pro"))
+            conn.execute("UPDATE ai_jobs SET owner_type = 'user', owner_ref = 'user-cb', user_id = 'user-cb', "
+                         "status = 'succeeded', callback_url = ? WHERE id = ?", (receiver.url(), JOB_ID))
+
+        assert invoke_event("job-callback-callback-job") == {"delivered": True, "retryInSeconds": None}
+
+        [received] = receiver.received
+        assert received.path == "/hook" and received.headers["webhook-id"] == f"{JOB_ID}.succeeded"
+        assert verify(user_signing_secret(SECRET, "user-cb"), received, now=time.time())
+        assert json.loads(received.body)["id"] == JOB_ID
+        [attempt] = world.stored().callback_attempts
+        assert attempt.status == 200 and attempt.delivered
+    finally:
+        receiver.close()
 
 
 @answers("job-sweeper-scheduled")

@@ -337,3 +337,92 @@ def test_importing_the_adapter_does_not_import_pillow() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert result.stdout.strip() == "False"
+
+
+# --- converting a model's output (README "Output format") ----------------------------------------------------
+
+def _saved(image: Image.Image, fmt: str, **params: object) -> bytes:
+    buffer = BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def _decoded(data: bytes) -> Image.Image:
+    image = Image.open(BytesIO(data))
+    image.load()
+    return image
+
+
+@pytest.mark.parametrize(("name", "pillow_format"), [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "CMYK", "I;16", "1"])
+def test_any_decodable_mode_converts_to_every_format(mode: str, name: str, pillow_format: str) -> None:
+    from enhancer.adapters.imaging import convert_image
+    from enhancer.domain.output_format import choose_output
+
+    source = Image.new("RGB", (24, 16), (200, 40, 90)).convert(mode)
+    data = _saved(source, "JPEG" if mode == "CMYK" else "PNG")
+
+    converted = _decoded(convert_image(data, choose_output(name, None, None)))
+
+    assert converted.format == pillow_format and converted.size == (24, 16)
+    assert converted.mode in ({"RGB", "L"} if name == "jpeg" else {"RGB", "RGBA", "L", "LA", "P", "I", "I;16", "1"})
+
+
+def test_a_palette_with_a_transparent_colour_keeps_it_in_webp_and_turns_white_in_jpeg() -> None:
+    from enhancer.adapters.imaging import convert_image
+    from enhancer.domain.output_format import OutputFormat
+
+    palette = Image.new("P", (8, 8), 0)
+    palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    palette.paste(1, (0, 0, 4, 8))  # left half red, right half colour 0, which is transparent
+    data = _saved(palette, "PNG", transparency=0)
+
+    webp = _decoded(convert_image(data, OutputFormat("webp", 100)))
+    jpeg = _decoded(convert_image(data, OutputFormat("jpeg", 95)))
+
+    assert webp.mode == "RGBA" and webp.getpixel((6, 4))[3] == 0 and webp.getpixel((1, 4))[3] == 255
+    assert all(channel > 240 for channel in jpeg.getpixel((6, 4)))
+    assert jpeg.getpixel((1, 4))[0] > 200
+
+
+def test_the_exif_orientation_is_applied_since_the_new_file_carries_none() -> None:
+    from enhancer.adapters.imaging import convert_image
+    from enhancer.domain.output_format import OutputFormat
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90° clockwise
+    data = _saved(Image.new("RGB", (40, 20), (10, 120, 200)), "JPEG", exif=exif.tobytes())
+
+    converted = _decoded(convert_image(data, OutputFormat("png")))
+
+    assert converted.size == (20, 40) and not converted.getexif().get(0x0112)
+
+
+@pytest.mark.parametrize("data", [b"", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, b"<html>not an image</html>"])
+def test_an_output_that_does_not_decode_is_the_models_failure_not_a_server_error(data: bytes) -> None:
+    from enhancer.adapters.imaging import convert_image
+    from enhancer.domain.errors import ProviderFailed
+    from enhancer.domain.output_format import OutputFormat
+
+    with pytest.raises(ProviderFailed) as caught:
+        convert_image(data, OutputFormat("jpeg", 90))
+
+    assert http_status(caught.value) == 502
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+@pytest.mark.parametrize("size", [(1, 1), (1, 300), (300, 1), (37, 200), (129, 513)])
+def test_the_parallel_png_writer_keeps_every_pixel_and_passes_the_upload_checks(mode: str,
+                                                                                size: tuple[int, int]) -> None:
+    """8-bit PNGs are written by bands of rows on every CPU (adapters/imaging.py `_fast_png`): the bands must
+    join into one valid stream, whatever the size, and decode to exactly the pixels given."""
+    from enhancer.adapters.imaging import encode_image
+    from enhancer.domain.output_format import OutputFormat
+
+    image = noise_image(*size).convert(mode)
+
+    data = encode_image(image, OutputFormat("png"))
+
+    decoded = _decoded(data)
+    assert decoded.mode == mode and decoded.size == size and decoded.tobytes() == image.tobytes()
+    assert check_image(data, max_pixels=MAX_PIXELS).content_type == "image/png"

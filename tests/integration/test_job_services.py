@@ -37,6 +37,7 @@ from enhancer.services.jobs import (
 )
 from enhancer.services.ports import Prediction
 from tests.fakes import (
+    FakeConverter,
     FakeImageStore,
     FakeLedger,
     FakeProvider,
@@ -60,14 +61,17 @@ class World:
         self.ledger, self.store = FakeLedger(), FakeImageStore()
         self.provider = provider or FakeProvider(output=RESULT, name="local")
         self.workflow, self.tokens = FakeWorkflow(refuse_start=refuse_start), FakeTaskTokens()
+        self.converter = FakeConverter()
         self.generate = GenerateDeps(ledger=self.ledger, store=self.store, check_image=header_checker,
                                      provider=lambda: self.provider, max_pixels=10_000_000,
-                                     guest_bounds=GuestBounds(per_ip_per_hour=20, per_day=2000))
+                                     guest_bounds=GuestBounds(per_ip_per_hour=20, per_day=2000),
+                                     convert=self.converter)
         self.deps = JobDeps(jobs=self.jobs, workflow=lambda: self.workflow, ledger=self.ledger, store=self.store,
                             webhooks=webhooks, timeout_seconds=timeout)
         self.tasks = WorkflowDeps(jobs=self.jobs, ledger=self.ledger, store=self.store, tokens=self.tokens,
                                   provider=lambda: self.provider, check_image=header_checker,
-                                  max_pixels=10_000_000, public_api_url="https://api.example.com")
+                                  max_pixels=10_000_000, public_api_url="https://api.example.com",
+                                  convert=self.converter)
 
     def create(self, identity=GUEST, **fields):
         request = GenerateRequest(model="real-esrgan", fields={"model": "real-esrgan", **fields}, image=ORIGINAL)
@@ -88,7 +92,7 @@ def test_a_created_job_is_queued_charged_once_stored_and_started(tmp_path):
     assert stored.reservation == world.ledger.reserved[0] and len(world.ledger.reserved) == 1
     assert world.store.objects[stored.input_key][0] == ORIGINAL
     assert world.workflow.started == {job.id: {"jobId": job.id, "mode": "inline", "timeoutSeconds": 900}}
-    assert stored.execution_arn.endswith(job.id) and stored.options == {"scale": 2}
+    assert stored.execution_arn.endswith(job.id) and stored.options == {"scale": 2, "output_format": "png"}
 
 
 def test_the_inline_task_runs_the_model_and_the_job_succeeds_and_is_settled(tmp_path):

@@ -49,7 +49,7 @@ def dialect_of(database: str) -> str:
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_migrations_keep_the_old_numbering(dialect):
     assert [m.version for m in migrations(dialect)] == ["0000", "0001", "0008", "0009", "0011", "0012", "0013",
-                                                        "0014", "0015"]
+                                                        "0014", "0015", "0016", "0017"]
 
 
 def test_both_dialects_have_the_same_migrations():
@@ -316,7 +316,8 @@ def test_0013_keeps_the_jobs_a_database_at_0012_holds(database_url, monkeypatch)
     report = sql.migrate_and_check(url(path), apply=True)
 
     assert report.applied == ["0013_add_job_workflow_columns.sql", "0014_add_subscription_event_order.sql",
-                              "0015_add_users_cognito_sub.sql"]
+                              "0015_add_users_cognito_sub.sql", "0016_create_api_keys.sql",
+                              "0017_add_job_callbacks.sql"]
     assert report.problems == []
     after = rows(url(path), "SELECT * FROM ai_jobs ORDER BY id")
     added = rows(url(path), "SELECT mode, reservation_json, cost_tenths, execution_arn, error_type, started_at, "

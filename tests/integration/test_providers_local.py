@@ -44,8 +44,11 @@ def source(image: Image.Image, fmt: str = "PNG", **save: object) -> SourceImage:
 def enhance(src: SourceImage, *, quality: str = "fast", seconds: float = 20.0, **options: object) -> Image.Image:
     result = LocalEngineProvider(quality=quality).run(ESRGAN, EnhanceOptions(**options), src,
                                                       time.monotonic() + seconds)
-    assert result.content_type == "image/png" and result.data[:8] == b"\x89PNG\r\n\x1a\n"
-    return Image.open(io.BytesIO(result.data))
+    # Encoded straight in the chosen format: the one asked for, else the input's own kind.
+    chosen = EnhanceOptions(**options).output(src.content_type)
+    output = Image.open(io.BytesIO(result.data))
+    assert result.content_type == chosen.content_type and output.format == chosen.name.upper()
+    return output
 
 
 def mean_difference(a: Image.Image, b: Image.Image) -> float:
@@ -154,3 +157,31 @@ def test_face_enhance_is_skipped_with_one_warning_and_progress_is_silent(capfd):
     assert "%" not in captured.err  # the engine's "0.00%" progress lines are silenced
     assert len(metrics.metric_set["local_engine_duration_ms"]["Value"]) == 2
     metrics.clear_metrics()
+
+
+# --- the output format (README "Output format") -----------------------------------------------------------------
+
+def test_a_jpeg_comes_back_as_a_jpeg_and_a_png_as_a_png_by_default():
+    assert enhance(source(drawing(32), "JPEG", quality=95), scale=2).format == "JPEG"
+    assert enhance(source(drawing(32)), scale=2).format == "PNG"
+
+
+def test_webp_keeps_transparency_and_jpeg_flattens_it_onto_white():
+    transparent = source(drawing(32, "RGBA"))
+
+    webp = enhance(transparent, scale=2, output_format="webp")
+    jpeg = enhance(transparent, scale=2, output_format="jpeg")
+
+    assert webp.mode == "RGBA" and webp.getpixel((0, 0))[3] == 0 and webp.getpixel((32, 32))[3] == 255
+    assert jpeg.mode == "RGB" and all(channel > 240 for channel in jpeg.getpixel((0, 0)))  # the corner was clear
+
+
+def test_quality_decides_a_lossy_outputs_size():
+    original = source(drawing(64))
+
+    low = LocalEngineProvider().run(ESRGAN, EnhanceOptions(output_format="webp", quality=5), original,
+                                    time.monotonic() + 20)
+    high = LocalEngineProvider().run(ESRGAN, EnhanceOptions(output_format="webp", quality=100), original,
+                                     time.monotonic() + 20)
+
+    assert low.content_type == high.content_type == "image/webp" and len(low.data) * 2 < len(high.data)

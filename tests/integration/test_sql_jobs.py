@@ -14,6 +14,7 @@ import pytest
 from enhancer.adapters.sql import connect, migrate_and_check, open_jobs
 from enhancer.adapters.sql.jobs import COLUMNS
 from enhancer.adapters.sql.schema import REQUIRED_COLUMNS
+from enhancer.domain.callbacks import CallbackAttempt
 from enhancer.domain.credits import CreditPack
 from enhancer.domain.guest_limits import SpendCap
 from enhancer.domain.jobs import MOVES_FROM, Job, JobError, JobStatus, PageAfter, RunMode, now_iso
@@ -98,7 +99,8 @@ def full_job() -> Job:
                created_at=at(0), deadline_at=at(900), status=JobStatus.FAILED, output_key="results/user/full.png",
                prediction_id="pred-123", execution_arn="arn:aws:states:us-east-1:1:execution:enhance-job:job-full",
                error=JobError("provider_error", "The model failed"), started_at=at(1), completed_at=at(2),
-               canceled_at=at(3), updated_at=at(4))
+               canceled_at=at(3), updated_at=at(4), callback_url="https://hooks.example.com/done?x=1",
+               callback_attempts=(CallbackAttempt(at=at(5), ms=40, status=503),))
 
 
 def test_every_field_comes_back_as_it_went_in(jobs):
@@ -107,6 +109,23 @@ def test_every_field_comes_back_as_it_went_in(jobs):
     jobs.insert(stored.with_changes(extra={"not": "kept"}))
 
     assert jobs.get(stored.id) == stored  # `extra` is not stored: it comes back empty
+
+
+def test_callback_attempts_are_kept_whole_and_bounded(jobs):
+    jobs.insert(job("job-cb", owner_type="user", owner_key=USER_ID, status=JobStatus.SUCCEEDED,
+                    callback_url="https://hooks.example.com/"))
+    attempts = [CallbackAttempt(at=at(n), ms=n, status=500) for n in range(25)]
+
+    jobs.record_callback("job-cb", [*attempts[:2], CallbackAttempt(at=at(3), ms=9, error="timed out")], at=at(10))
+    stored = jobs.get("job-cb")
+    assert [a.status for a in stored.callback_attempts] == [500, 500, None]
+    assert stored.callback_attempts[2].error == "timed out" and stored.updated_at == at(10)
+    assert stored.status is JobStatus.SUCCEEDED  # a callback never moves its job
+
+    jobs.record_callback("job-cb", attempts, at=at(11))
+    assert jobs.get("job-cb").callback_attempts == tuple(attempts[-20:])
+    jobs.record_callback("nobody", attempts, at=at(12))  # an unknown job: nothing, no error
+    assert jobs.get("nobody") is None
 
 
 def test_the_columns_hold_what_the_mapping_says(sql_jobs, url):

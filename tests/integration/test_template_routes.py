@@ -22,6 +22,7 @@ from tests.integration.conftest import BUCKET, load_event, png_bytes
 UPLOAD = "ai-enhancer/uploads/guest/x/y.png"
 # Events of routes only the local stack has (local/__main__.py adds them; template.yaml never will).
 NOT_THERE = {"GET /api/ai-image/jobs/{job_id}": 404, "POST /api/ai-image/jobs/{job_id}/cancel": 404,
+             "DELETE /api/keys/{key_id}": 404,  # the event's user has no such key
              "DELETE /api/ai-image/jobs/{job_id}": 404, "POST /api/ai-image/webhooks/replicate": 503,
              # no Stripe key or webhook secret is set here (the local stack's development checkout has neither)
              "POST /api/billing/stripe-webhook": 503, "POST /api/billing/session": 503,
@@ -31,7 +32,8 @@ NOT_THERE = {"GET /api/ai-image/jobs/{job_id}": 404, "POST /api/ai-image/jobs/{j
 LOCAL_ONLY_EVENTS = {"dev-login-post": "POST /api/dev/login"}
 # Routes whose own first answer to an anonymous request is not about its body: the webhook needs its signing
 # secret (none is set here), checkout and the portal need a signed-in user; login needs a Cognito pool (none is
-# configured here), logout takes no body and signs out whoever asks, me and account deletion need a signed-in user.
+# configured here), logout takes no body and signs out whoever asks, me, account deletion and the API key routes
+# need a signed-in user.
 # (status, error type; None: the answer is not an error envelope)
 FIRST_ANSWERS = {"POST /api/billing/stripe-webhook": (503, "service_unavailable"),
                  "POST /api/billing/session": (401, "auth_error"),
@@ -40,7 +42,9 @@ FIRST_ANSWERS = {"POST /api/billing/stripe-webhook": (503, "service_unavailable"
                  "GET /api/auth/login": (503, "service_unavailable"),
                  "POST /api/auth/logout": (200, None),
                  "GET /api/auth/me": (401, "auth_error"),
-                 "DELETE /api/auth/account": (401, "auth_error")}
+                 "DELETE /api/auth/account": (401, "auth_error"),
+                 "GET /api/keys": (401, "auth_error"), "POST /api/keys": (401, "auth_error"),
+                 "DELETE /api/keys/{key_id}": (401, "auth_error")}
 # Routes that answer by sending the browser elsewhere, and where to: a user who never paid back to the page, told
 # so; a sign-in callback, with no Cognito pool configured here, back to the page the login started from (without
 # its cookie, the home page), told so.
@@ -173,7 +177,7 @@ def test_an_event_file_as_is_is_answered_by_its_functions_own_code(name, invoke,
         assert reply.status == NOT_THERE[route.route_key], (reply.status, reply.body[:300])
         assert reply.json()["success"] is False
     else:
-        expected = {"POST /api/ai-image/uploads": 201, "POST /api/ai-image/jobs": 202}.get(
+        expected = {"POST /api/ai-image/uploads": 201, "POST /api/ai-image/jobs": 202, "POST /api/keys": 201}.get(
             route.route_key, 302 if route.route_key in REDIRECTS else 200)
         assert reply.status == expected, (reply.status, reply.body[:300])
         if expected == 302:

@@ -5,11 +5,27 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
 
 import pytest
+from pydantic import Field, ValidationError, field_validator
 
-from enhancer.config import load_enhancement_settings, load_settings
+from enhancer.config import (
+    EnhancementSettings,
+    NoDecode,
+    Settings,
+    SettingsConfigDict,
+    SettingsGroup,
+    load_enhancement_settings,
+    load_group,
+    load_settings,
+)
 from enhancer.domain.errors import ConfigurationError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SETTINGS_VARIABLES = {
     "ENVIRONMENT", "AWS_REGION", "TABLE_NAME", "BUCKET_NAME", "DATABASE_URL", "OWNER_KEY_SECRET",
@@ -280,3 +296,86 @@ def test_every_enhancement_problem_is_named_at_once(monkeypatch: pytest.MonkeyPa
 
     for name in ("ENVIRONMENT", "GENERATE_DEADLINE_SECONDS", "LOCAL_ENGINE_TILE_SIZE"):
         assert name in message
+
+
+# --- the reader (config.SettingsGroup): os.environ on plain pydantic models ----------------------------------------
+
+def test_variables_are_read_case_insensitively_and_unknown_ones_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("environment", "development")
+    monkeypatch.setenv("Table_Name", "mixed-case-table")
+    monkeypatch.setenv("TABLE_NAME_EXTRA", "ignored")
+
+    settings = load_settings()
+
+    assert (settings.environment, settings.table_name) == ("development", "mixed-case-table")
+
+
+def test_keywords_override_the_environment_by_field_name_or_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("TABLE_NAME", "from-the-environment")
+
+    assert Settings().aws_region == "eu-west-1"
+    assert Settings(aws_region="eu-central-1").aws_region == "eu-central-1"
+    assert Settings(AWS_REGION="ap-south-1", table_name="from-a-keyword").table_name == "from-a-keyword"
+    assert EnhancementSettings(environment="testing", enhancer_provider="echo").provider_name == "echo"
+
+
+def test_a_group_is_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "development")
+
+    with pytest.raises(ValidationError):
+        load_settings().table_name = "other"  # type: ignore[misc]
+
+
+def test_defaults_are_validated_like_values() -> None:
+    class Odd(SettingsGroup):
+        limit: int = Field(default=0, ge=1)
+
+    with pytest.raises(ConfigurationError, match="LIMIT"):
+        load_group(Odd)
+
+
+def test_a_collection_variable_is_json_unless_marked_no_decode(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Lists(SettingsGroup):
+        model_config = SettingsConfigDict(defer_build=True)
+
+        sizes: tuple[int, ...] = ()
+        names: Annotated[tuple[str, ...], NoDecode] = ()
+        limits: dict[str, int] | None = None
+
+        @field_validator("names", mode="before")
+        @classmethod
+        def _split(cls, value: object) -> object:
+            return tuple(value.split(",")) if isinstance(value, str) else value
+
+    assert Lists.__pydantic_complete__ is False  # defer_build: the schema waits for the first load
+    monkeypatch.setenv("SIZES", "[1, 2, 3]")
+    monkeypatch.setenv("NAMES", "a,b")
+    monkeypatch.setenv("LIMITS", '{"x": 1}')
+    assert (load_group(Lists).sizes, load_group(Lists).names, load_group(Lists).limits) == ((1, 2, 3), ("a", "b"),
+                                                                                            {"x": 1})
+    monkeypatch.setenv("SIZES", "1,2")  # not JSON: refused and named, like any bad value
+
+    assert "SIZES" in config_error(lambda: load_group(Lists))
+
+
+def test_the_http_functions_start_without_the_settings_librarys_sources_or_argparse() -> None:
+    """pydantic-settings imported dotenv, argparse and its command-line support into every function; the
+    job routes' `job_id: str` imported pydantic.v1 through FastAPI (http/requests.py:path_parameter)."""
+    code = ("import runpy, sys\n"
+            "for name in sys.argv[1:]:\n"
+            "    runpy.run_path(f'functions/{name}/app.py')\n"
+            "print(' '.join(sorted(m for m in ('pydantic_settings', 'dotenv', 'argparse', 'gettext', 'pydantic.v1')"
+            " if m in sys.modules)))")
+    env = {**os.environ, "ENVIRONMENT": "development", "DATABASE_URL": "sqlite:////tmp/enhancer-unused.db",
+           "PYTHONPATH": f"{ROOT / 'layers' / 'core'}:{ROOT}"}
+    functions = ["usage", "image_proxy", "generate", "uploads", "models", "fallback", "jobs_create", "jobs_list",
+                 "job_get", "job_cancel", "job_delete", "replicate_webhook", "stripe_webhook", "billing_portal",
+                 "auth_login", "auth_callback", "auth_logout", "auth_me", "auth_account", "keys_create", "keys_list",
+                 "keys_revoke"]
+
+    loaded = subprocess.run([sys.executable, "-c", code, *functions], capture_output=True, text=True, check=True,
+                            cwd=ROOT, env=env).stdout
+
+    assert loaded.split() == []

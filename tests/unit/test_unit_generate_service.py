@@ -3,6 +3,7 @@ failure after the reservation gives the charge back once and leaves nothing stor
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import zlib
 
@@ -13,7 +14,7 @@ from enhancer.domain.identity import Identity, User
 from enhancer.domain.plans import OwnerType, Plan
 from enhancer.domain.quota import QuotaExceeded
 from enhancer.services.generate import GenerateDeps, GenerateRequest, GuestBounds, generate
-from tests.fakes import FakeImageStore, FakeLedger, FakeProvider, Journal, header_checker
+from tests.fakes import FakeConverter, FakeImageStore, FakeLedger, FakeProvider, Journal, header_checker
 
 GUEST = Identity(owner_type=OwnerType.GUEST, owner_key="0123456789abcdef0123456789abcdef", user=None,
                  guest_key="0123456789abcdef0123456789abcdef")
@@ -48,7 +49,8 @@ def setup(*, output: bytes = RESULT, error: BaseException | None = None, refuse=
         return provider
 
     deps = GenerateDeps(ledger=ledger, store=store, check_image=header_checker, provider=provider_factory,
-                        max_pixels=1_000_000, guest_bounds=GuestBounds(per_ip_per_hour=20, per_day=100))
+                        max_pixels=1_000_000, guest_bounds=GuestBounds(per_ip_per_hour=20, per_day=100),
+                        convert=FakeConverter(journal))
     return journal, store, ledger, provider, deps
 
 
@@ -162,3 +164,79 @@ def test_a_clean_up_that_fails_does_not_hide_the_original_error():
 
     assert len(ledger.given_back) == 1
     assert len(store.objects) == 1  # the original the failed delete left, for the lifecycle rule to expire
+
+
+# --- the result's format (README "Output format") -------------------------------------------------------------
+
+def jpeg(width: int = 8, height: int = 8) -> bytes:
+    """The structure the header checks walk (SOI, a baseline frame header, a scan, EOI); no pixels to decode."""
+    frame = struct.pack(">BHHB", 8, height, width, 3) + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    return (b"\xff\xd8" + b"\xff\xc0" + struct.pack(">H", 2 + len(frame)) + frame
+            + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + b"\x12\x34" + b"\xff\xd9")
+
+
+def test_a_result_in_the_format_asked_for_is_stored_as_it_came():
+    journal, store, _, _, deps = setup()
+
+    result = generate(request(outputFormat="png"), GUEST, deps, deadline=1e12)
+
+    assert "image.convert" not in journal.names
+    assert result.result_key.endswith(".png") and store.objects[result.result_key] == (RESULT, "image/png")
+
+
+def test_a_result_in_another_format_is_converted_and_stored_under_its_type_and_extension():
+    journal, store, _, provider, deps = setup()
+
+    result = generate(request(outputFormat="webp", quality="70"), GUEST, deps, deadline=1e12)
+
+    assert journal.names == ["ledger.reserve", "store.put", "provider.run", "image.convert", "store.put",
+                             "ledger.settle"]
+    assert deps.convert.calls[0][0] == RESULT and deps.convert.calls[0][1].quality == 70
+    assert result.result_key.endswith(".webp")
+    assert store.objects[result.result_key] == (b"converted-to-webp:" + RESULT, "image/webp")
+    # The provider is told the format too, so one that can encode it (the local engine) spares the conversion.
+    assert (provider.options[0].output_format, provider.options[0].quality) == ("webp", 70)
+
+
+def test_a_jpeg_input_comes_back_as_a_jpeg_by_default():
+    _, store, _, provider, deps = setup(output=png(16, 16))
+
+    result = generate(request(image=jpeg()), GUEST, deps, deadline=1e12)
+
+    assert provider.sources[0].content_type == "image/jpeg"
+    assert (provider.options[0].output_format, provider.options[0].quality) == ("jpeg", 90)
+    assert result.result_key.endswith(".jpg") and store.objects[result.result_key][1] == "image/jpeg"
+    assert deps.convert.calls[0][1].name == "jpeg"
+
+
+def test_a_jpeg_result_for_a_jpeg_input_is_not_re_encoded():
+    journal, store, _, _, deps = setup(output=jpeg(16, 16))
+
+    result = generate(request(image=jpeg(), quality="50"), GUEST, deps, deadline=1e12)
+
+    assert "image.convert" not in journal.names
+    assert store.objects[result.result_key] == (jpeg(16, 16), "image/jpeg")
+
+
+@pytest.mark.parametrize(("fields", "field"), [({"outputFormat": "gif"}, "outputFormat"), ({"quality": "0"}, "quality"),
+                                               ({"outputFormat": "webp", "quality": "101"}, "quality")])
+def test_a_bad_format_or_quality_is_refused_before_anything_is_charged(fields, field):
+    journal, store, _, _, deps = setup()
+
+    with pytest.raises(ValidationFailed) as refused:
+        generate(request(**fields), GUEST, deps, deadline=1e12)
+
+    assert refused.value.details == {"field": field} and journal.names == [] and store.objects == {}
+
+
+def test_a_conversion_that_fails_gives_the_charge_back_and_leaves_nothing():
+    _, store, ledger, _, deps = setup()
+
+    def broken(data, output):
+        raise ProviderFailed("The model returned an image that cannot be read")
+
+    deps = dataclasses.replace(deps, convert=broken)
+    with pytest.raises(ProviderFailed):
+        generate(request(outputFormat="jpeg"), GUEST, deps, deadline=1e12)
+
+    assert ledger.given_back == ledger.reserved and ledger.settled == [] and store.objects == {}

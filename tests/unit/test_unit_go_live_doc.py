@@ -35,8 +35,8 @@ OUTPUTS = ("ApiUrl", "CustomDomainUrl", "TableName", "BucketName", "StateMachine
            "DashboardName")
 ALARMS = ("ReplicateErrorsAlarm", "Api5xxAlarm", "RateLimitedAlarm", "JobWorkflowFailedAlarm",
           "JobWorkflowTimedOutAlarm", "ProviderNotConfiguredAlarm", "StripeUnknownPriceAlarm", "StuckJobsAlarm")
-ROLLBACK_ALARMS = ("FunctionErrorsAlarm1", "FunctionErrorsAlarm2", "FunctionErrorsAlarm3", "UnhandledErrorsAlarm",
-                   "JobWorkflowFailedAlarm")
+ROLLBACK_ALARMS = ("FunctionErrorsAlarm1", "FunctionErrorsAlarm2", "FunctionErrorsAlarm3", "FunctionErrorsAlarm4",
+                   "UnhandledErrorsAlarm", "JobWorkflowFailedAlarm")
 # Created by the SAM transform (DeploymentPreference), so in the deployed stack but not in template.yaml.
 GENERATED_BY_SAM = frozenset({"ServerlessDeploymentApplication"})
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from enhancer.domain.enhancement import EnhanceOptions
+from enhancer.domain.enhancement import OUTPUT_OPTION_NAMES, EnhanceOptions
 from enhancer.domain.models import ALL_OPTION_NAMES, MODELS, ModelSpec, ReplicateRef, find_model
 
 # slug -> the options the README table lists for it.
@@ -158,7 +158,8 @@ def test_option_names_are_unique_within_a_model() -> None:
 
 def test_every_option_a_model_takes_is_one_the_request_parser_reads() -> None:
     assert {o.name for m in MODELS for o in m.options} <= set(ALL_OPTION_NAMES)
-    assert set(ALL_OPTION_NAMES) == set(EnhanceOptions.__dataclass_fields__)
+    # Beside the model options, the result's format, which every model takes (README "Output format").
+    assert {*ALL_OPTION_NAMES, *OUTPUT_OPTION_NAMES} == set(EnhanceOptions.__dataclass_fields__)
 
 
 def test_scale_is_2_or_4_and_defaults_to_2() -> None:

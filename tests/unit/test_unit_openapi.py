@@ -30,9 +30,16 @@ ORIGIN_CHECKED = {
     "POST /api/ai-image/generate", "POST /api/ai-image/uploads", "POST /api/ai-image/jobs",
     "POST /api/ai-image/jobs/{job_id}/cancel", "DELETE /api/ai-image/jobs/{job_id}", "POST /api/billing/session",
     "POST /api/billing/credits", "POST /api/auth/logout", "DELETE /api/auth/account",
+    "POST /api/keys", "DELETE /api/keys/{key_id}",
 }
 SIGNED_IN_ONLY = {"POST /api/billing/session", "POST /api/billing/credits", "GET /api/billing/portal",
-                  "GET /api/auth/me", "DELETE /api/auth/account"}
+                  "GET /api/auth/me", "DELETE /api/auth/account", "POST /api/keys", "GET /api/keys",
+                  "DELETE /api/keys/{key_id}"}
+# Routes an `Authorization: Bearer` API key may call (http/key_routes.py), with no CSRF for the key.
+TAKES_KEY = {"POST /api/ai-image/generate", "POST /api/ai-image/uploads", "POST /api/ai-image/jobs",
+             "POST /api/ai-image/jobs/{job_id}/cancel", "DELETE /api/ai-image/jobs/{job_id}",
+             "GET /api/ai-image/jobs", "GET /api/ai-image/jobs/{job_id}", "GET /api/ai-image/usage",
+             "GET /api/ai-image/models", "GET /r2-ai/{key+}", "HEAD /r2-ai/{key+}"}
 NOT_RATE_LIMITED = {"POST /api/ai-image/webhooks/replicate", "POST /api/billing/stripe-webhook",
                     "POST /api/auth/logout", "GET /r2-ai/{key+}", "HEAD /r2-ai/{key+}"}
 
@@ -140,7 +147,7 @@ def test_info_servers_and_tags(document):
     assert document["info"]["version"] == version
     assert document["servers"] == [{"url": "/", "description": document["servers"][0]["description"]}]
     tags = [tag["name"] for tag in document["tags"]]
-    assert tags == ["enhancement", "uploads", "jobs", "usage", "billing", "auth", "images", "webhooks"]
+    assert tags == ["enhancement", "uploads", "jobs", "usage", "billing", "auth", "keys", "images", "webhooks"]
     for operation in operations(document).values():
         assert len(operation["tags"]) == 1 and operation["tags"][0] in tags
 
@@ -148,7 +155,7 @@ def test_info_servers_and_tags(document):
 def test_operation_ids_are_unique(document):
     ids = [operation["operationId"] for operation in operations(document).values()]
 
-    assert len(ids) == len(set(ids)) == 21
+    assert len(ids) == len(set(ids)) == 24
 
 
 # --- exactly the deployed routes -----------------------------------------------------------------------------
@@ -254,6 +261,12 @@ def test_what_the_pipeline_and_the_dependencies_add_is_declared(document):
         statuses = set(operation["responses"])
         schemes = [set(requirement) for requirement in operation.get("security", [])]
         parameters = [p.get("$ref") for p in operation.get("parameters", [])]
+        # A key is its own alternative, with no CSRF; any route answers 401 to a key (bad, or not taken there).
+        assert ({"apiKey"} in schemes) == (key in TAKES_KEY), key
+        schemes = [scheme for scheme in schemes if scheme != {"apiKey"}]
+        assert "401" in statuses, key
+        if key in TAKES_KEY:
+            assert "403" in statuses, key
         if key in ORIGIN_CHECKED:
             assert "403" in statuses, key
             assert schemes and all({"csrfCookie", "csrfHeader"} <= scheme for scheme in schemes), key
@@ -261,7 +274,6 @@ def test_what_the_pipeline_and_the_dependencies_add_is_declared(document):
         else:
             assert not any("csrfCookie" in scheme for scheme in schemes), key
             assert "#/components/parameters/Origin" not in parameters, key
-        assert ("401" in statuses) == (key in SIGNED_IN_ONLY), key
         if key in SIGNED_IN_ONLY:
             assert all(scheme & {"hostSession", "session"} for scheme in schemes), key
         assert ("429" in statuses) == (key not in NOT_RATE_LIMITED), key
@@ -270,10 +282,11 @@ def test_what_the_pipeline_and_the_dependencies_add_is_declared(document):
 def test_the_security_schemes_name_the_cookies_and_the_csrf_header(document):
     schemes = document["components"]["securitySchemes"]
 
-    assert {name: (s["in"], s["name"]) for name, s in schemes.items()} == {
+    assert {name: (s["in"], s["name"]) for name, s in schemes.items() if name != "apiKey"} == {
         "hostSession": ("cookie", "__Host-session"), "session": ("cookie", "session_id"),
         "guest": ("cookie", "guest_id"), "csrfCookie": ("cookie", "csrf_token"),
         "csrfHeader": ("header", "X-CSRF-Token")}
+    assert {key: schemes["apiKey"][key] for key in ("type", "scheme")} == {"type": "http", "scheme": "bearer"}
 
 
 def test_the_headers_routes_read_themselves_are_declared(document):

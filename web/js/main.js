@@ -202,7 +202,9 @@ function showResult(originalUrl, imageUrl) {
   original.src = originalUrl;
   const link = $("result-link");
   link.href = imageUrl;
-  link.download = `enhanced-${(state.file?.name || "photo").replace(/\.[^.]+$/, "")}.png`;
+  // The result's key ends in its format's extension (the input's kind by default: a JPEG stays a JPEG).
+  const extension = /\.(png|jpg|webp)$/.exec(new URL(imageUrl, location.href).pathname)?.[1] ?? "png";
+  link.download = `enhanced-${(state.file?.name || "photo").replace(/\.[^.]+$/, "")}.${extension}`;
   $("result-size").textContent = "";
   compare.reset();
   $("result").hidden = false;

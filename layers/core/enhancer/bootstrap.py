@@ -2,22 +2,24 @@
 
 Only this module decides which adapter stands behind a port; the HTTP layer hands them to routes as
 dependencies (`enhancer.http.dependencies`), and tests replace them there or reset them here.
+
+Each factory imports its adapter itself, and a function imports at init only the adapters of the factories its
+code names (`preload`, which `enhancer.entrypoints` calls with the function's routes and tasks): a function
+that never reads the ledger never loads the DynamoDB ledger and the domain modules behind it.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import sys
+from collections.abc import Callable, Iterable
 from functools import cache
+from types import CodeType
 from typing import TYPE_CHECKING
 
 from enhancer.adapters.aws import aws_client, reset_clients
-from enhancer.adapters.dynamo_counters import DynamoRateWindows, DynamoUsageReader
-from enhancer.adapters.dynamo_ledger import DynamoLedger
-from enhancer.adapters.dynamo_tokens import DynamoTaskTokens
-from enhancer.adapters.s3_store import S3ImageStore
 from enhancer.adapters.secrets import read_secret
-from enhancer.adapters.sql import open_accounts, open_jobs
-from enhancer.adapters.sql.accounts import SqlAccounts
 from enhancer.config import (
     DEVELOPMENT_OWNER_KEY_SECRET,
     get_auth_settings,
@@ -28,29 +30,49 @@ from enhancer.config import (
 )
 from enhancer.domain.errors import ServiceUnavailable
 from enhancer.observability import logger
-from enhancer.services.ports import Jobs, Payments, Provider, RemoteProvider, Workflow, as_remote
 
 if TYPE_CHECKING:
+    from enhancer.adapters.dynamo_counters import DynamoRateWindows, DynamoUsageReader
+    from enhancer.adapters.dynamo_ledger import DynamoLedger
+    from enhancer.adapters.dynamo_tokens import DynamoTaskTokens
+    from enhancer.adapters.s3_store import S3ImageStore
+    from enhancer.adapters.sql.accounts import SqlAccounts
+    from enhancer.services.ports import HostResolver, Jobs, Payments, Provider, RemoteProvider, Workflow
     from enhancer.adapters.cognito import CognitoDirectory
+    from enhancer.adapters.sql.api_keys import SqlApiKeys
     from enhancer.adapters.sql.billing import SqlBilling
     from enhancer.services.account import AccountDeps
     from enhancer.services.billing import BillingDeps
+    from enhancer.services.callbacks import CallbackDeps
     from enhancer.services.job_workflow import WorkflowDeps
     from enhancer.services.jobs import JobDeps
 
 
 @cache
 def accounts() -> SqlAccounts:
+    from enhancer.adapters.sql import open_accounts
+
     return open_accounts(get_settings().database_url)
 
 
 @cache
+def api_keys() -> SqlApiKeys:
+    from enhancer.adapters.sql import open_api_keys
+
+    return open_api_keys(get_settings().database_url)
+
+
+@cache
 def jobs() -> Jobs:
+    from enhancer.adapters.sql import open_jobs
+
     return open_jobs(get_settings().database_url)
 
 
 @cache
 def task_tokens() -> DynamoTaskTokens:
+    from enhancer.adapters.dynamo_tokens import DynamoTaskTokens
+
     settings = get_settings()
     return DynamoTaskTokens(aws_client("dynamodb", settings.aws_region), settings.table_name)
 
@@ -78,16 +100,43 @@ def job_deps() -> JobDeps:
 
 def workflow_deps() -> WorkflowDeps:
     """What the workflow's tasks need."""
-    from enhancer.adapters.imaging import check_image
+    from enhancer.adapters.imaging import check_image, convert_image
     from enhancer.services.job_workflow import WorkflowDeps
 
     return WorkflowDeps(jobs=jobs(), ledger=ledger(), store=image_store(), tokens=task_tokens(), provider=provider,
                         check_image=check_image, max_pixels=get_enhancement_settings().image_max_pixels,
-                        public_api_url=public_api_url())
+                        public_api_url=public_api_url(), convert=convert_image)
+
+
+@cache
+def callback_resolver() -> HostResolver:
+    """Name resolution for completion callbacks (CALLBACK_TEST_HOSTS first, in development and tests)."""
+    from enhancer.adapters.callbacks import SystemResolver
+    from enhancer.domain.callbacks import parse_test_hosts
+
+    return SystemResolver(parse_test_hosts(get_job_settings().callback_test_hosts))
+
+
+def callback_deps() -> CallbackDeps:
+    """What the CallbackJob task needs: the jobs, resolution and the sender, the owner-key secret the signing
+    secrets derive from, and image URLs on BASE_URL (else the API's public URL), as the job routes show them."""
+    from urllib.parse import quote
+
+    from enhancer.adapters.callbacks import HttpxCallbackSender
+    from enhancer.services.callbacks import CallbackDeps
+
+    base = get_settings().base_url or public_api_url() or ""
+    # http/urls.py's PROXY_PREFIX, written out: importing it would load FastAPI into a workflow task.
+    return CallbackDeps(jobs=jobs(), resolver=callback_resolver(),
+                        sender=HttpxCallbackSender(get_job_settings().callback_test_ca_bundle),
+                        owner_key_secret=owner_secret().decode(),
+                        image_url=lambda key: f"{base}/r2-ai/{quote(key)}")
 
 
 def remote_provider() -> RemoteProvider | None:
     """The provider when its model runs elsewhere and can be polled and canceled (Replicate), else None."""
+    from enhancer.services.ports import as_remote
+
     return as_remote(provider())
 
 
@@ -155,18 +204,24 @@ def _stripe_payments(key: str, api_base: str | None) -> Payments:
 
 @cache
 def rate_windows() -> DynamoRateWindows:
+    from enhancer.adapters.dynamo_counters import DynamoRateWindows
+
     settings = get_settings()
     return DynamoRateWindows(aws_client("dynamodb", settings.aws_region), settings.table_name)
 
 
 @cache
 def usage_reader() -> DynamoUsageReader:
+    from enhancer.adapters.dynamo_counters import DynamoUsageReader
+
     settings = get_settings()
     return DynamoUsageReader(aws_client("dynamodb", settings.aws_region), settings.table_name)
 
 
 @cache
 def ledger() -> DynamoLedger:
+    from enhancer.adapters.dynamo_ledger import DynamoLedger
+
     settings = get_settings()
     return DynamoLedger(aws_client("dynamodb", settings.aws_region), settings.table_name)
 
@@ -182,6 +237,8 @@ def provider() -> Provider:
 
 @cache
 def image_store() -> S3ImageStore:
+    from enhancer.adapters.s3_store import S3ImageStore
+
     settings = get_settings()
     return S3ImageStore(aws_client("s3", settings.aws_region), settings.bucket_name)
 
@@ -195,11 +252,72 @@ def owner_secret() -> bytes:
     return (DEVELOPMENT_OWNER_KEY_SECRET if secret is None else secret).encode()
 
 
+# The modules a factory imports when it builds its adapter, by the factory's name; composite factories name the
+# factories they call. Factories not listed import what they need on first use (a driver, Stripe, Cognito, the
+# provider) because only some requests of their functions need it.
+_IMPORTS: dict[str, tuple[str, ...]] = {
+    "accounts": ("enhancer.adapters.sql", "enhancer.adapters.sql.accounts"),
+    "jobs": ("enhancer.adapters.sql",),
+    "task_tokens": ("enhancer.adapters.dynamo_tokens",),
+    "rate_windows": ("enhancer.adapters.dynamo_counters",),
+    "usage_reader": ("enhancer.adapters.dynamo_counters",),
+    "ledger": ("enhancer.adapters.dynamo_ledger",),
+    "image_store": ("enhancer.adapters.s3_store",),
+    "remote_provider": ("enhancer.services.ports",),
+}
+_COMPOSITES: dict[str, tuple[str, ...]] = {
+    "job_deps": ("jobs", "ledger", "image_store"),
+    "workflow_deps": ("jobs", "ledger", "image_store", "task_tokens"),
+    "callback_deps": ("jobs",),
+    "billing_deps": ("ledger",),
+    "account_deps": ("accounts", "image_store", "ledger"),
+}
+
+
+def _names(code: CodeType) -> Iterable[str]:
+    yield from code.co_names
+    for constant in code.co_consts:
+        if isinstance(constant, CodeType):  # a nested function or lambda
+            yield from _names(constant)
+
+
+def import_plan(*functions: Callable[..., object]) -> frozenset[str]:
+    """The adapter modules `functions` may build, read from the names their code uses (`bootstrap.ledger()` names
+    `ledger`), following the enhancer functions they call. A name used for something else (`deps.ledger`) only
+    adds a module the function may not need, as importing them all did before."""
+    seen: set[int] = set()
+    names: set[str] = set()
+    pending = list(functions)
+    while pending:
+        fn = inspect.unwrap(pending.pop())
+        code = getattr(fn, "__code__", None)
+        if code is None or id(code) in seen:
+            continue
+        seen.add(id(code))
+        scope = getattr(fn, "__globals__", {})
+        for name in _names(code):
+            names.add(name)
+            called = scope.get(name)
+            if callable(called) and str(getattr(called, "__module__", "")).startswith("enhancer."):
+                pending.append(called)
+    factories = names & _IMPORTS.keys()
+    for composite in names & _COMPOSITES.keys():
+        factories.update(_COMPOSITES[composite])
+    return frozenset(module for factory in factories for module in _IMPORTS[factory])
+
+
+def preload(*functions: Callable[..., object]) -> None:
+    """Import at init the adapters `functions` use (see `import_plan`), so their first request builds them without
+    loading code; `enhancer.entrypoints` calls this with each function's endpoints, dependencies and tasks."""
+    for module in sorted(import_plan(*functions)):
+        importlib.import_module(module)
+
+
 def reset() -> None:
     """Drop every cached adapter and the settings (tests change the environment between cases)."""
-    for factory in (accounts, jobs, task_tokens, workflow, billing_accounts, _stripe_payments, rate_windows,
-                    usage_reader, ledger, provider, image_store, get_settings, get_enhancement_settings,
-                    get_job_settings, get_billing_settings, get_auth_settings):
+    for factory in (accounts, api_keys, jobs, task_tokens, workflow, callback_resolver, billing_accounts,
+                    _stripe_payments, rate_windows, usage_reader, ledger, provider, image_store, get_settings,
+                    get_enhancement_settings, get_job_settings, get_billing_settings, get_auth_settings):
         factory.cache_clear()
     reset_clients()
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")

@@ -10,15 +10,30 @@ its `get_…` accessor, cleared in `bootstrap.reset()` (docs/architecture.md §2
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping, Sequence, Set
 from functools import lru_cache
-from typing import Annotated, Literal, TypeVar
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 
 from enhancer.adapters.sql.url import DatabaseUrl
-from enhancer.domain.billing import PriceTables
 from enhancer.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from enhancer.domain.billing import PriceTables
 
 Environment = Literal["development", "testing", "staging", "production"]
 
@@ -35,11 +50,81 @@ def _normalise_origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-class SettingsGroup(BaseSettings):
-    """What every group shares: variables read case-insensitively, unknown ones ignored, values frozen; and the
-    environment, which each group reads (and checks) itself."""
+# A group's config is pydantic's own ConfigDict; the old name stays for groups written against it.
+SettingsConfigDict = ConfigDict
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+class NoDecode:
+    """Field metadata (`Annotated[tuple[str, ...], NoDecode]`): the variable reaches the field's validators as
+    the raw string (a comma list they split), not decoded as JSON first as other list, tuple, set, dict and model
+    fields are."""
+
+
+def _is_complex(annotation: Any) -> bool:
+    """Whether a variable for this type is written as JSON: collections and models, not strings or scalars."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_complex(get_args(annotation)[0])
+    if origin is Union or origin is UnionType:
+        return any(_is_complex(arg) for arg in get_args(annotation) if arg is not type(None))
+    target = origin or annotation
+    if not isinstance(target, type) or issubclass(target, (str, bytes, bytearray, SecretStr)):
+        return False
+    return issubclass(target, (BaseModel, Mapping, Sequence, Set))
+
+
+def _variable_names(name: str, field: FieldInfo) -> tuple[str, list[str]]:
+    """The key a field's value is validated under (its alias, if it has one) and the variables that may set it,
+    lowercased; the first one set wins."""
+    alias = field.validation_alias
+    if isinstance(alias, str):
+        return alias, [alias.lower()]
+    if isinstance(alias, AliasChoices):
+        choices = [choice for choice in alias.choices if isinstance(choice, str)]
+        if choices:
+            return choices[0], [choice.lower() for choice in choices]
+    return name, [name.lower()]
+
+
+def _from_environment(group: type[SettingsGroup]) -> dict[str, Any]:
+    """The group's fields that the environment sets, keyed as the model validates them. Names are matched
+    case-insensitively; variables no field names are ignored; an empty value is a value (not "unset")."""
+    environment = {name.lower(): value for name, value in os.environ.items()}
+    values: dict[str, Any] = {}
+    for name, field in group.model_fields.items():
+        key, candidates = _variable_names(name, field)
+        raw = next((environment[candidate] for candidate in candidates if candidate in environment), None)
+        if raw is None:
+            continue
+        if _is_complex(field.annotation) and not any(m is NoDecode or isinstance(m, NoDecode) for m in field.metadata):
+            try:
+                values[key] = json.loads(raw)
+            except ValueError:
+                values[key] = raw  # not JSON: validation refuses it and names the variable
+        else:
+            values[key] = raw
+    return values
+
+
+class SettingsGroup(BaseModel):
+    """What every group shares: variables read case-insensitively, unknown ones ignored, values frozen; and the
+    environment, which each group reads (and checks) itself.
+
+    Read from `os.environ` here rather than with pydantic-settings: its sources (dotenv, the command line and
+    argparse, secrets directories) are imported whole by every function at cold start and none is used.
+    Keyword arguments override the environment, by field name or alias; defaults are validated too. Every
+    group's schema is built when it is first loaded (`defer_build`, inherited): this base and
+    `DatabaseSettings` are never loaded by a function, so they never pay for one."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True, arbitrary_types_allowed=True,
+                              defer_build=True)
+
+    def __init__(self, **values: Any) -> None:
+        data = _from_environment(type(self))
+        fields = type(self).model_fields
+        for name, value in values.items():
+            data[_variable_names(name, fields[name])[0] if name in fields else name] = value
+        super().__init__(**data)
 
     environment: Environment = "production"
 
@@ -125,7 +210,7 @@ class EnhancementSettings(SettingsGroup):
     Loaded by the code that enhances or reports the provider, never at a cold start."""
 
     # Built on first load, not at import: functions that never load the group do not pay for its schema.
-    model_config = SettingsConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True)
 
     enhancer_provider: Literal["auto", "replicate", "local", "echo"] = "auto"
     replicate_api_token: SecretStr | None = None
@@ -172,7 +257,7 @@ class BillingSettings(SettingsGroup):
     """The billing group: Stripe's secrets, our price tables and where checkout returns to. Loaded by the billing
     functions alone; every other function starts without these variables."""
 
-    model_config = SettingsConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True)
 
     stripe_secret: SecretStr | None = None
     stripe_secret_parameter: str | None = None
@@ -190,6 +275,9 @@ class BillingSettings(SettingsGroup):
         return self
 
     def price_tables(self) -> PriceTables:
+        # Imported here: only the billing functions load this group, and every function imports this module.
+        from enhancer.domain.billing import PriceTables
+
         try:
             return PriceTables.parse(self.pricing_table, self.pricing_table_annual, self.credits_pricing_table)
         except ValueError as exc:
@@ -200,7 +288,7 @@ class AuthSettings(SettingsGroup):
     """The sign-in group: the Cognito user pool, its app client and managed-login domain, and this site's
     callback's path (the origin is the core group's BASE_URL). Loaded by the auth functions alone."""
 
-    model_config = SettingsConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True)
 
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     cognito_user_pool_id: str | None = None
@@ -265,7 +353,7 @@ class JobSettings(SettingsGroup):
     """The jobs group: the workflow that runs jobs, where Replicate can call back, and how long a job may take.
     Loaded by the job routes, the workflow tasks and the sweeper."""
 
-    model_config = SettingsConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True)
 
     state_machine_arn: str | None = None
     # The API's public base URL (https://…), where Replicate's webhooks come back; the task that creates the
@@ -278,6 +366,22 @@ class JobSettings(SettingsGroup):
     public_api_url_parameter: str | None = None
     replicate_webhooks: bool | None = None
     job_timeout_seconds: int = Field(default=900, ge=60, le=86_400)
+    # Development and tests only (refused in staging and production): completion callbacks to a local HTTPS
+    # receiver. `name=IP,…` resolves those names to those addresses (which may then be loopback; an address in
+    # the URL itself never may), and the CA bundle is what the sender trusts instead of the public roots.
+    callback_test_hosts: str | None = None
+    callback_test_ca_bundle: str | None = None
+
+    @model_validator(mode="after")
+    def _callback_test_settings_only_in_development(self) -> JobSettings:
+        for name in ("callback_test_hosts", "callback_test_ca_bundle"):
+            if getattr(self, name) and self.environment in ("staging", "production"):
+                raise ValueError(f"{name.upper()} is for development and testing only, not {self.environment}")
+        if self.callback_test_hosts:
+            from enhancer.domain.callbacks import parse_test_hosts
+
+            parse_test_hosts(self.callback_test_hosts)  # ValueError names the bad entry
+        return self
 
     @property
     def webhooks(self) -> bool:

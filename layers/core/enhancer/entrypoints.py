@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -41,9 +42,10 @@ VALIDATION_ERROR = "validation_error"
 
 
 def _observed(fn: Handler, *, correlation_id_path: str | None = None) -> Handler:
-    """Logger context and metrics around a handler: metrics outermost, so they flush after everything."""
+    """Logger context and metrics around a handler: metrics outermost, so they flush after everything. The event
+    is never logged, whatever POWERTOOLS_LOGGER_LOG_EVENT says: an API event carries cookies and API keys."""
     return metrics.log_metrics(
-        logger.inject_lambda_context(fn, correlation_id_path=correlation_id_path, clear_state=True))
+        logger.inject_lambda_context(fn, correlation_id_path=correlation_id_path, clear_state=True, log_event=False))
 
 
 # --- HTTP -------------------------------------------------------------------------------------------------
@@ -55,13 +57,32 @@ def http_handler(*routers: APIRouter, verify_origin: bool = True) -> Handler:
 
     from enhancer.http.app import create_app
 
+    app = create_app(*routers, verify_origin=verify_origin)
+    # Routes reach adapters only through the composition root, so routes that never imported it build none.
+    bootstrap = sys.modules.get("enhancer.bootstrap")
+    if bootstrap is not None:
+        bootstrap.preload(*_route_functions(routers))
     # lifespan="off": Mangum would otherwise run start-up and shutdown on every invocation.
-    asgi = Mangum(create_app(*routers, verify_origin=verify_origin), lifespan="off")
+    asgi = Mangum(app, lifespan="off")
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return asgi(event, context)
 
     return _observed(handler, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+
+
+def _route_functions(routers: tuple[APIRouter, ...]) -> list[Callable[..., Any]]:
+    """Every endpoint of the routers and every dependency their routes declare, however deep (FastAPI's
+    dependants; a route's own `dependencies=[...]` are among them)."""
+    found: list[Callable[..., Any]] = []
+    routes = [route for router in routers for route in router.routes]
+    pending = [route.dependant for route in routes if getattr(route, "dependant", None) is not None]
+    while pending:
+        dependant = pending.pop()
+        if dependant.call is not None:
+            found.append(dependant.call)
+        pending.extend(dependant.dependencies)
+    return found
 
 
 # --- Step Functions tasks ---------------------------------------------------------------------------------
@@ -107,7 +128,10 @@ def task_handler(fn: Callable[[InputT, Any], Any]) -> Handler:
     serialised to JSON types under its aliases. Errors leave as the module docstring says."""
     from aws_lambda_powertools.utilities.parser import BaseModel, ValidationError, parse
 
+    from enhancer import bootstrap
+
     model = _input_model(fn)
+    bootstrap.preload(fn)
 
     @functools.wraps(fn)
     def handler(event: Any, context: Any) -> Any:
@@ -133,6 +157,9 @@ def scheduled_handler(fn: Callable[[dict[str, Any], Any], Any]) -> Handler:
     `id` is the correlation id of its log lines."""
     from aws_lambda_powertools.logging import correlation_paths
 
+    from enhancer import bootstrap
+
+    bootstrap.preload(fn)
     return _observed(fn, correlation_id_path=correlation_paths.EVENT_BRIDGE)
 
 

@@ -32,7 +32,15 @@ from enhancer.domain.credits import CreditPack
 from enhancer.domain.errors import AppError
 from enhancer.domain.guest_limits import GuestBudgetReached, GuestsOfIpCapReached, SpendCap, cap_refusal
 from enhancer.domain.plans import Entitlements
-from enhancer.domain.quota import ChargeSplit, QuotaExceeded, Reservation, split_charge
+from enhancer.domain.quota import (
+    ChargeCounters,
+    ChargeQuote,
+    ChargeSplit,
+    QuotaExceeded,
+    Reservation,
+    last_refusal,
+    quote_charge,
+)
 from enhancer.domain.usage import DAILY_WINDOW_SECONDS, TENTHS_PER_CREDIT
 from enhancer.observability import logger, metrics
 
@@ -162,23 +170,40 @@ class DynamoLedger:
             logger.exception("refusal_probe_failed")
             return None
         items = {item["pk"]["S"]: item for item in response.get("Responses", {}).get(self._table, [])}
-        if monthly_key:
-            limit = entitlements.monthly_images * TENTHS_PER_CREDIT
-            used = number(items.get(monthly_key), "usedTenths") or 0
-            balance = self._credits.balance(items.get(credits_key(user_id)), now) if user_id else 0
-            if split_charge(cost, used, limit).credits_tenths > balance:
-                return QuotaExceeded(scope="monthly", used=used / TENTHS_PER_CREDIT,
-                                     limit=limit / TENTHS_PER_CREDIT, reset_at=next_month_start(now))
-        if daily_key:
-            day = items.get(daily_key)
-            reset_at, count = number(day, "resetAt"), number(day, "count") or 0
-            if reset_at is not None and reset_at > int(now) and count >= entitlements.daily_burst_cap:
-                return QuotaExceeded(scope="daily", used=count, limit=entitlements.daily_burst_cap, reset_at=reset_at)
-        for cap in reversed(caps):
-            taken = number(items.get(cap_key(cap)), "count") or 0
-            if taken >= cap.limit:
-                return cap_refusal(cap, taken, now)
-        return None
+        counters = self._counters(items, caps, daily_key, monthly_key, user_id, now)
+        return last_refusal(cost, counters, entitlements, now, daily=daily_key is not None,
+                            monthly=monthly_key is not None)
+
+    def _counters(self, items: dict[str, dict[str, Any]], caps: Sequence[SpendCap], daily_key: str | None,
+                  monthly_key: str | None, user_id: str | None, now: float) -> ChargeCounters:
+        """The items read, keyed by `pk`, as the counters the pure rules take (a missing item counts zero)."""
+        day = items.get(daily_key) if daily_key else None
+        return ChargeCounters(
+            caps=tuple((cap, number(items.get(cap_key(cap)), "count") or 0) for cap in caps),
+            daily_count=number(day, "count") or 0, daily_reset_at=number(day, "resetAt"),
+            monthly_used_tenths=(number(items.get(monthly_key), "usedTenths") or 0) if monthly_key else 0,
+            credits_tenths=self._credits.balance(items.get(credits_key(user_id)), now) if user_id else 0)
+
+    # ------------------------------------------------------------------ quote
+
+    def quote(self, *, owner_type: str, owner_key: str, user_id: str | None, cost_tenths: int,
+              entitlements: Entitlements, caps: Sequence[SpendCap] = (), now: float | None = None) -> ChargeQuote:
+        """What `reserve` would take now and whether it would be refused, written nowhere: the counters it
+        would touch (caps, day, month, credit packs) in one serializable read (TransactGetItems: no charge
+        can land between two of them), handed to the same pure rules (`domain.quota.quote_charge`)."""
+        now = time.time() if now is None else now
+        caps = tuple(dict.fromkeys(caps))
+        daily_key = daily_usage_key(owner_type, owner_key)
+        monthly_key = monthly_usage_key(owner_type, owner_key, month_key(now))
+        keys = [cap_key(cap) for cap in caps] + [daily_key, monthly_key]
+        if user_id is not None:
+            keys.append(credits_key(user_id))
+        response = self._client.transact_get_items(TransactItems=[
+            {"Get": {"TableName": self._table, "Key": {"pk": {"S": key}}}} for key in keys])
+        items = {key: found["Item"] for key, found in zip(keys, response.get("Responses", []), strict=False)
+                 if found.get("Item")}
+        counters = self._counters(items, caps, daily_key, monthly_key, user_id, now)
+        return quote_charge(cost_tenths, counters, entitlements, now)
 
     def _take_daily(self, key: str, cap: int, now: float) -> tuple[int, int]:
         """One image out of the 24-hour window that began with the first counted use."""

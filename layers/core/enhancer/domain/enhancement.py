@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from enhancer.domain.errors import Forbidden, ValidationFailed
 from enhancer.domain.models import ALL_OPTION_NAMES, ModelSpec, OptionSpec
+from enhancer.domain.output_format import OutputFormat, choose_output, parse_output_format, parse_quality
 from enhancer.domain.plans import Entitlements
 
 BASE_COST_TENTHS = 10
@@ -29,10 +30,25 @@ class EnhanceOptions:
     strength: float | None = None
     guidance: float | None = None
     steps: int | None = None
+    # Not model options (every model takes them): the result's format, png/jpeg/webp, and its quality.
+    output_format: str | None = None
+    quality: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The options that were given (the job's parameters), without the absent ones."""
-        return {name: getattr(self, name) for name in ALL_OPTION_NAMES if getattr(self, name) is not None}
+        return {name: getattr(self, name) for name in (*ALL_OPTION_NAMES, *OUTPUT_OPTION_NAMES)
+                if getattr(self, name) is not None}
+
+    def output(self, input_content_type: str | None) -> OutputFormat:
+        """The result's format: the one asked for, else the input's kind."""
+        return choose_output(self.output_format, self.quality, input_content_type)
+
+    def with_output(self, output: OutputFormat) -> EnhanceOptions:
+        """These options with the format decided, so a job carries the choice made when it was created."""
+        return replace(self, output_format=output.name, quality=output.quality)
+
+
+OUTPUT_OPTION_NAMES = ("output_format", "quality")
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -86,9 +102,19 @@ def _is_absent(raw: object) -> bool:
     return raw is None or (isinstance(raw, str) and not raw.strip())
 
 
+def parse_flag(fields: Mapping[str, object], name: str) -> bool:
+    """A request flag that is not a model option (`dryRun`): the words the boolean options take, a JSON
+    boolean, or absent/blank for false; anything else is a 400 naming the field."""
+    raw = fields.get(name)
+    if _is_absent(raw):
+        return False
+    return bool(_parse_value(OptionSpec(name=name, kind="bool"), raw))
+
+
 def parse_options(model: ModelSpec, fields: Mapping[str, object]) -> EnhanceOptions:
     """Every option field parsed and range-checked; blank values count as absent, unknown fields are ignored,
-    and an option the model does not take is refused by name."""
+    and an option the model does not take is refused by name. `outputFormat` and `quality` apply to every
+    model."""
     values: dict[str, object] = {}
     for name in ALL_OPTION_NAMES:
         raw = fields.get(name)
@@ -98,6 +124,8 @@ def parse_options(model: ModelSpec, fields: Mapping[str, object]) -> EnhanceOpti
         if spec is None:
             raise _invalid(name, f"Unsupported parameter '{name}' for model {model.slug}")
         values[name] = _parse_value(spec, raw)
+    values["output_format"] = parse_output_format(fields.get("outputFormat"))
+    values["quality"] = parse_quality(fields.get("quality"))
     return EnhanceOptions(**values)  # type: ignore[arg-type]
 
 

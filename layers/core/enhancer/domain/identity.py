@@ -7,6 +7,7 @@ import hmac
 import uuid
 from dataclasses import dataclass
 
+from enhancer.domain.api_keys import KeyGrant
 from enhancer.domain.plans import OwnerType, Plan
 
 OWNER_KEY_HEX_CHARS = 32  # 128 bits of the HMAC: unguessable, short enough for keys and paths
@@ -77,6 +78,8 @@ class Identity:
     `issued_guest_cookie` is set when this request created the guest (its cookie was missing, made up or altered)
     and must send the new cookie back.
     `guest_key` is the owner key of a guest cookie the caller presented (a signed-in user may still hold one).
+    `key` is the API key that identified the caller (`Authorization: Bearer`), and what it may do; None for a
+    session or a guest.
     """
 
     owner_type: OwnerType
@@ -84,6 +87,7 @@ class Identity:
     user: User | None
     guest_key: str | None
     issued_guest_cookie: str | None = None
+    key: KeyGrant | None = None
 
     @property
     def plan(self) -> Plan | None:
@@ -99,7 +103,10 @@ class Identity:
     @property
     def rate_limit_subjects(self) -> tuple[str, ...]:
         """The windows a request counts in: users by id, guests by their key. A guest created by this very
-        request also counts in the anonymous window of its IP, which bounds clients that never keep a cookie."""
+        request also counts in the anonymous window of its IP, which bounds clients that never keep a cookie.
+        A key counts in its own window and its user's, so creating more keys does not buy more requests."""
+        if self.user and self.key:
+            return (f"k:{self.key.key_id}", f"u:{self.user.id}")
         if self.user:
             return (f"u:{self.user.id}",)
         if self.issued_guest_cookie is not None:

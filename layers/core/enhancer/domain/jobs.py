@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from enhancer.domain.callbacks import CallbackAttempt
 from enhancer.domain.credits import CreditPack
 from enhancer.domain.errors import ValidationFailed
 from enhancer.domain.guest_limits import SpendCap
@@ -103,12 +105,42 @@ class Job:
     canceled_at: str | None = None
     updated_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    callback_url: str | None = None  # checked when the job was created (domain/callbacks.py)
+    callback_attempts: tuple[CallbackAttempt, ...] = ()
+
+    @property
+    def callback_delivered(self) -> bool:
+        return any(attempt.delivered for attempt in self.callback_attempts)
 
     def owned_by(self, owner_type: str, owner_key: str) -> bool:
         return self.owner_type == owner_type and self.owner_key == owner_key
 
     def with_changes(self, **changes: Any) -> Job:
         return replace(self, **changes)
+
+
+def job_object(job: Job, image_url: Callable[[str], str]) -> dict[str, Any]:
+    """The job as the API shows it to its owner (every job route, and the body of its completion callback);
+    `image_url` makes a stored image's absolute URL."""
+    shown: dict[str, Any] = {
+        "id": job.id,
+        "status": job.status.value,
+        "model": job.model,
+        "options": job.options,
+        "charge": job.reservation.split.as_response(),
+        "input": {"url": image_url(job.input_key)},
+        "output": {"url": image_url(job.output_key)} if job.output_key else None,
+        "error": {"type": job.error.type, "message": job.error.message} if job.error else None,
+        "createdAt": api_time(job.created_at),
+        "startedAt": api_time(job.started_at),
+        "completedAt": api_time(job.completed_at),
+        "canceledAt": api_time(job.canceled_at),
+    }
+    if job.callback_url:
+        shown["callback"] = {"url": job.callback_url, "delivered": job.callback_delivered,
+                             "attempts": [{**attempt.as_dict(), "at": api_time(attempt.at)}
+                                          for attempt in job.callback_attempts]}
+    return shown
 
 
 # --- the reservation, kept with its job -------------------------------------------------------------------

@@ -6,10 +6,11 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from enhancer.domain.clock import iso_utc
+from enhancer.domain.clock import iso_utc, next_month_start
 from enhancer.domain.credits import CreditPack, active_packs
-from enhancer.domain.errors import Forbidden
-from enhancer.domain.guest_limits import SpendCap
+from enhancer.domain.errors import AppError, Forbidden
+from enhancer.domain.guest_limits import SpendCap, cap_refusal
+from enhancer.domain.plans import Entitlements
 from enhancer.domain.usage import TENTHS_PER_CREDIT
 
 PACK_LIFETIME_MONTHS = 6
@@ -68,6 +69,59 @@ def split_charge(cost_tenths: int, monthly_used_tenths: int, monthly_limit_tenth
     remaining = max(0, monthly_limit_tenths - monthly_used_tenths)
     plan = min(cost_tenths, remaining)
     return ChargeSplit(plan_tenths=plan, credits_tenths=cost_tenths - plan)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeCounters:
+    """The counters one charge takes, as read together: each guest cap with its count in its window, the daily
+    window (`daily_reset_at` None when none was opened), the month's allowance used and the active packs' balance
+    (0 for a guest, who has none)."""
+
+    caps: tuple[tuple[SpendCap, int], ...] = ()
+    daily_count: int = 0
+    daily_reset_at: int | None = None
+    monthly_used_tenths: int = 0
+    credits_tenths: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeQuote:
+    """What a charge would take now (the same split a reservation takes) and the refusal it would meet, if any."""
+
+    split: ChargeSplit
+    refusal: AppError | None
+
+    @property
+    def affordable(self) -> bool:
+        return self.refusal is None
+
+
+def last_refusal(cost_tenths: int, counters: ChargeCounters, entitlements: Entitlements, now: float, *,
+                 daily: bool = True, monthly: bool = True) -> AppError | None:
+    """The refusal a reservation of `cost_tenths` meets on these counters, or None. Limits are taken in the order
+    caps → day → month and credits, and the last that refuses is named (docs/architecture.md §4: the later a
+    limit, the less charges in flight inflate it). The reservation's refusal probe (`daily`/`monthly` off for
+    the limits it did not reach) and a dry run's quote both ask this, so one rule decides both."""
+    if monthly:
+        limit = entitlements.monthly_images * TENTHS_PER_CREDIT
+        if split_charge(cost_tenths, counters.monthly_used_tenths, limit).credits_tenths > counters.credits_tenths:
+            return QuotaExceeded(scope="monthly", used=counters.monthly_used_tenths / TENTHS_PER_CREDIT,
+                                 limit=limit / TENTHS_PER_CREDIT, reset_at=next_month_start(now))
+    reset_at = counters.daily_reset_at
+    if (daily and reset_at is not None and reset_at > int(now)
+            and counters.daily_count >= entitlements.daily_burst_cap):
+        return QuotaExceeded(scope="daily", used=counters.daily_count, limit=entitlements.daily_burst_cap,
+                             reset_at=reset_at)
+    for cap, taken in reversed(counters.caps):
+        if taken >= cap.limit:
+            return cap_refusal(cap, taken, now)
+    return None
+
+
+def quote_charge(cost_tenths: int, counters: ChargeCounters, entitlements: Entitlements, now: float) -> ChargeQuote:
+    """A dry run's answer: the split `split_charge` gives the reservation and the refusal `last_refusal` names."""
+    split = split_charge(cost_tenths, counters.monthly_used_tenths, entitlements.monthly_images * TENTHS_PER_CREDIT)
+    return ChargeQuote(split=split, refusal=last_refusal(cost_tenths, counters, entitlements, now))
 
 
 def consume_fifo(packs: list[CreditPack], amount_tenths: int, now: float) -> tuple[list[CreditPack], list[CreditPack]]:

@@ -14,7 +14,16 @@ from fastapi import Depends
 
 from enhancer import bootstrap
 from enhancer.config import Settings, get_settings
-from enhancer.services.ports import ImageStore, Jobs, Ledger, Provider, RateWindows, UsageReader
+from enhancer.services.ports import (
+    ApiKeys,
+    HostResolver,
+    ImageStore,
+    Jobs,
+    Ledger,
+    Provider,
+    RateWindows,
+    UsageReader,
+)
 
 
 async def settings() -> Settings:
@@ -47,6 +56,14 @@ async def jobs() -> Jobs:
     return bootstrap.jobs()
 
 
+async def api_keys() -> ApiKeys:
+    return bootstrap.api_keys()
+
+
+async def callback_resolver() -> HostResolver:
+    return bootstrap.callback_resolver()
+
+
 SettingsDep = Annotated[Settings, Depends(settings)]
 RateWindowsDep = Annotated[RateWindows, Depends(rate_windows)]
 UsageReaderDep = Annotated[UsageReader, Depends(usage_reader)]
@@ -54,3 +71,5 @@ LedgerDep = Annotated[Ledger, Depends(ledger)]
 ImageStoreDep = Annotated[ImageStore, Depends(image_store)]
 ProviderFactoryDep = Annotated[Callable[[], Provider], Depends(provider_factory)]
 JobsDep = Annotated[Jobs, Depends(jobs)]
+ApiKeysDep = Annotated[ApiKeys, Depends(api_keys)]
+CallbackResolverDep = Annotated[HostResolver, Depends(callback_resolver)]

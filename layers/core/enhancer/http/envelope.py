@@ -40,11 +40,16 @@ def success(data: Any, *, status: int = 200, headers: dict[str, str] | None = No
     return JSONResponse({"success": True, "data": data}, status_code=status, headers=headers)
 
 
-def failure(error: AppError) -> JSONResponse:
+def error_body(error: AppError) -> dict[str, Any]:
+    """`{type, message, details?}`: the `error` of a failure, and the `refusal` of a dry run's quote."""
     body: dict[str, Any] = {"type": error.type, "message": error.message}
     if error.details is not None:
         body["details"] = error.details
-    payload: dict[str, Any] = {"success": False, "error": body}
+    return body
+
+
+def failure(error: AppError) -> JSONResponse:
+    payload: dict[str, Any] = {"success": False, "error": error_body(error)}
     if isinstance(error, RateLimited):
         payload["retryAfter"] = error.retry_after  # clients of the old system read it at the top level
     return JSONResponse(payload, status_code=http_status(error), headers=error_headers(error) or None)

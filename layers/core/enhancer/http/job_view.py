@@ -8,26 +8,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from enhancer import bootstrap
-from enhancer.domain.jobs import Job, api_time
+from enhancer.domain.jobs import Job, job_object
+from enhancer.http.requests import path_parameter
 from enhancer.http.urls import image_url
 from enhancer.services.jobs import JobDeps
 
 
 def job_view(request: Request, job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "status": job.status.value,
-        "model": job.model,
-        "options": job.options,
-        "charge": job.reservation.split.as_response(),
-        "input": {"url": image_url(request, job.input_key)},
-        "output": {"url": image_url(request, job.output_key)} if job.output_key else None,
-        "error": {"type": job.error.type, "message": job.error.message} if job.error else None,
-        "createdAt": api_time(job.created_at),
-        "startedAt": api_time(job.started_at),
-        "completedAt": api_time(job.completed_at),
-        "canceledAt": api_time(job.canceled_at),
-    }
+    return job_object(job, lambda key: image_url(request, key))
 
 
 async def job_deps() -> JobDeps:
@@ -35,3 +23,5 @@ async def job_deps() -> JobDeps:
 
 
 JobDepsDep = Annotated[JobDeps, Depends(job_deps)]
+# The job routes' `{job_id}` (http/requests.py:path_parameter says why not `job_id: str`).
+JobId = Annotated[str, path_parameter("job_id")]

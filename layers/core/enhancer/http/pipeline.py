@@ -1,6 +1,7 @@
-"""The ASGI middleware every function shares: origin + CSRF on unsafe methods; security headers, `no-store`
-unless the route allows caching, and queued cookies on every response (errors, 405 and 429 included); and a
-500 envelope for anything unexpected."""
+"""The ASGI middleware every function shares: origin + CSRF on unsafe methods (not for a request that presents
+an API key, which carries no cookie authority; a key on a route that takes none is refused); security headers,
+`no-store` unless the route allows caching, and queued cookies on every response (errors, 405 and 429 included);
+and a 500 envelope for anything unexpected."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from enhancer.domain.errors import AppError, ConfigurationError, Forbidden, ServiceUnavailable
+from enhancer.domain.api_keys import bearer_token
+from enhancer.domain.errors import AppError, AuthRequired, ConfigurationError, Forbidden, ServiceUnavailable
 from enhancer.http.cookies import queued_cookies
 from enhancer.http.envelope import failure
+from enhancer.http.key_routes import NOT_ACCEPTED, refuses_key
 from enhancer.http.security import (
     HTML_CONTENT_SECURITY_POLICY,
     SECURITY_HEADERS,
@@ -23,6 +26,11 @@ from enhancer.observability import logger, metrics
 
 def _is_aws_fault(error: BaseException) -> bool:
     return type(error).__module__.startswith(("botocore", "boto3"))
+
+
+def _raw_path(scope: Scope) -> str:
+    """The path API Gateway routed on (`requests.routed_path`, before Starlette has a Request)."""
+    return str((scope.get("aws.event") or {}).get("rawPath") or scope.get("path", ""))
 
 
 class RequestPipeline:
@@ -56,7 +64,14 @@ class RequestPipeline:
             await send(message)
 
         try:
-            if self.verify_origin and scope["method"] in UNSAFE_METHODS:
+            if bearer_token(Headers(scope=scope).get("authorization")) is not None:
+                # An API key, not a cookie, says who calls: a page on another origin cannot add an Authorization
+                # header without a CORS preflight, which this API never grants, so there is nothing to forge and
+                # no origin + CSRF check. Where keys are not taken, refused before any work.
+                if refuses_key(scope["method"], _raw_path(scope)):
+                    await failure(AuthRequired(NOT_ACCEPTED))(scope, receive, send_with_headers)
+                    return
+            elif self.verify_origin and scope["method"] in UNSAFE_METHODS:
                 problem = self._unsafe_request_problem(scope)
                 if problem:
                     await failure(Forbidden(problem))(scope, receive, send_with_headers)

@@ -30,6 +30,8 @@ API_ROUTES: dict[str, tuple[str, ...]] = {
     "/api/auth/logout": ("POST",),
     "/api/auth/me": ("GET",),
     "/api/auth/account": ("DELETE",),
+    "/api/keys": ("GET", "POST"),
+    "/api/keys/{key_id}": ("DELETE",),
     "/r2-ai/{key+}": ("GET", "HEAD"),
 }
 

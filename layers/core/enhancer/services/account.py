@@ -64,5 +64,6 @@ def delete_account(user_id: str, deps: AccountDeps) -> dict[str, Any]:
     rows = deps.rows.erase_user(user_id)
     logger.info("account_deleted", extra={"user": user_id, "images": images, "counters": counters, **rows})
     return {"subscriptionsCanceled": live, "signInIdentity": identity_deleted, "images": images,
-            "counters": counters, "jobs": rows.get("jobs", 0), "sessions": rows.get("sessions", 0),
+            "counters": counters, "jobs": rows.get("jobs", 0), "apiKeys": rows.get("apiKeys", 0),
+            "sessions": rows.get("sessions", 0),
             "user": bool(rows.get("users"))}

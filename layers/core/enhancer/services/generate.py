@@ -14,14 +14,23 @@ from enhancer.domain.enhancement import EnhanceOptions, check_entitlements, cost
 from enhancer.domain.errors import Forbidden, ProviderFailed, ProviderTimedOut, TooSlowForDeadline, ValidationFailed
 from enhancer.domain.guest_limits import SpendCap, guest_caps
 from enhancer.domain.identity import Identity
-from enhancer.domain.image_checks import EXTENSIONS, MAX_IMAGE_BYTES, ImageHeader, sniff_type
+from enhancer.domain.image_checks import MAX_IMAGE_BYTES, ImageHeader, sniff_type
 from enhancer.domain.image_keys import ImageCategory, new_image_key, parse_image_key
 from enhancer.domain.jobs import Job
 from enhancer.domain.models import ModelSpec, find_model
+from enhancer.domain.output_format import OutputFormat
 from enhancer.domain.plans import Entitlements, OwnerType, entitlements_for
-from enhancer.domain.quota import Reservation
+from enhancer.domain.quota import ChargeQuote, Reservation
 from enhancer.observability import logger, metrics
-from enhancer.services.ports import EnhancedImage, ImageChecker, ImageStore, Ledger, Provider, SourceImage
+from enhancer.services.ports import (
+    EnhancedImage,
+    ImageChecker,
+    ImageConverter,
+    ImageStore,
+    Ledger,
+    Provider,
+    SourceImage,
+)
 
 SOURCE_URL_SECONDS = 900  # long enough for a remote model to fetch the original, short enough not to matter
 
@@ -60,6 +69,7 @@ class GenerateDeps:
     provider: Callable[[], Provider]  # built lazily: a misconfigured provider must fail before any charge
     max_pixels: int
     guest_bounds: GuestBounds
+    convert: ImageConverter  # a model's output into the format asked for, when the model returned another
 
 
 def _model(name: str | None) -> ModelSpec:
@@ -100,6 +110,10 @@ class PreparedEnhancement:
     provider: Provider
     cost_tenths: int
 
+    @property
+    def output(self) -> OutputFormat:
+        return self.options.output(self.header.content_type)
+
 
 def prepare(request: GenerateRequest, identity: Identity, deps: GenerateDeps) -> PreparedEnhancement:
     """Model, options, plan, image (the file or an upload of the caller's) and provider, in that order: the
@@ -114,8 +128,12 @@ def prepare(request: GenerateRequest, identity: Identity, deps: GenerateDeps) ->
     data = request.image if request.image is not None else _uploaded_image(str(request.upload_key), identity,
                                                                             deps.store)
     header = deps.check_image(data, max_pixels=deps.max_pixels)
+    # The format is decided here, once the input's kind is known, so a job keeps it with its options.
+    options = options.with_output(options.output(header.content_type))
+    provider = deps.provider()
+    provider.check_model(model)
     return PreparedEnhancement(model=model, options=options, entitlements=entitlements, image=data, header=header,
-                               provider=deps.provider(), cost_tenths=cost_tenths(options))
+                               provider=provider, cost_tenths=cost_tenths(options))
 
 
 def store_original(prepared: PreparedEnhancement, identity: Identity, store: ImageStore) -> str:
@@ -137,13 +155,17 @@ def run(prepared: PreparedEnhancement, original_key: str, store: ImageStore, dea
     return prepared.provider.run(prepared.model, prepared.options, source, deadline, keep_running=keep_running)
 
 
-def store_result(enhanced: EnhancedImage, owner_type: OwnerType, owner_key: str, store: ImageStore) -> str:
-    """The model's output under the owner's results; ProviderFailed for anything that is not an image."""
+def store_result(enhanced: EnhancedImage, output: OutputFormat, owner_type: OwnerType, owner_key: str,
+                 store: ImageStore, convert: ImageConverter) -> str:
+    """The model's output in the chosen format under the owner's results; ProviderFailed for anything that is
+    not an image. An output already in that format is stored as it came (re-encoding a JPEG or WebP would only
+    lose detail); another is converted."""
     result_type = sniff_type(enhanced.data)
     if result_type is None:
         raise ProviderFailed("The model returned something that is not an image")
-    key = new_image_key(ImageCategory.RESULTS, owner_type, owner_key, EXTENSIONS[result_type])
-    store.put(key, enhanced.data, result_type)
+    data = enhanced.data if result_type == output.content_type else convert(enhanced.data, output)
+    key = new_image_key(ImageCategory.RESULTS, owner_type, owner_key, output.extension)
+    store.put(key, data, output.content_type)
     return key
 
 
@@ -176,7 +198,8 @@ def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, d
             logger.info("generate_handed_over", extra={"reason": type(cut_short).__name__})
             prediction_id = cut_short.prediction_id if isinstance(cut_short, ProviderTimedOut) else None
             return HandedOver(hand_over(prepared, reservation, original_key, prediction_id))
-        result_key = store_result(enhanced, identity.owner_type, identity.owner_key, deps.store)
+        result_key = store_result(enhanced, prepared.output, identity.owner_type, identity.owner_key, deps.store,
+                                  deps.convert)
     except BaseException:
         deps.ledger.give_back(reservation)
         for key in stored_here:
@@ -188,16 +211,47 @@ def generate(request: GenerateRequest, identity: Identity, deps: GenerateDeps, d
                           result_key=result_key, reservation=reservation)
 
 
+def _caps(request: GenerateRequest, identity: Identity, deps: GenerateDeps) -> tuple[SpendCap, ...]:
+    """The guest caps a charge takes: a guest's two, a signed-in user's none."""
+    return () if identity.user is not None else guest_caps(
+        request.client_ip, time.time(), per_ip_per_hour=deps.guest_bounds.per_ip_per_hour,
+        per_day=deps.guest_bounds.per_day)
+
+
 def reserve(request: GenerateRequest, identity: Identity, deps: GenerateDeps,
             prepared: PreparedEnhancement) -> Reservation:
     """The charge, taken before the provider runs; a guest's also takes the guest caps."""
-    caps: tuple[SpendCap, ...] = () if identity.user is not None else guest_caps(
-        request.client_ip, time.time(), per_ip_per_hour=deps.guest_bounds.per_ip_per_hour,
-        per_day=deps.guest_bounds.per_day)
     return deps.ledger.reserve(
         charge_id=str(uuid.uuid4()), owner_type=identity.owner_type.value, owner_key=identity.owner_key,
         user_id=identity.user.id if identity.user else None, cost_tenths=prepared.cost_tenths,
-        entitlements=prepared.entitlements, caps=caps)
+        entitlements=prepared.entitlements, caps=_caps(request, identity, deps))
+
+
+def quote(request: GenerateRequest, identity: Identity, deps: GenerateDeps,
+          prepared: PreparedEnhancement) -> ChargeQuote:
+    """The step a dry run takes instead of `reserve`: the charge it would take, with the same caps and cost,
+    and the refusal it would meet, read and written nowhere."""
+    return deps.ledger.quote(
+        owner_type=identity.owner_type.value, owner_key=identity.owner_key,
+        user_id=identity.user.id if identity.user else None, cost_tenths=prepared.cost_tenths,
+        entitlements=prepared.entitlements, caps=_caps(request, identity, deps))
+
+
+@dataclass(frozen=True, slots=True)
+class Quoted:
+    """A dry run's answer: the request passed every check of the real call, and this is what it would cost."""
+
+    model: ModelSpec
+    entitlements: Entitlements
+    quote: ChargeQuote
+
+
+def dry_run(request: GenerateRequest, identity: Identity, deps: GenerateDeps) -> Quoted:
+    """prepare → quote: every check generate makes (model, options, plan, image, provider), then its price,
+    and nothing stored, reserved or charged. A refusal of the charge is the answer, not an error."""
+    prepared = prepare(request, identity, deps)
+    return Quoted(model=prepared.model, entitlements=prepared.entitlements,
+                  quote=quote(request, identity, deps, prepared))
 
 
 def delete_quietly(store: ImageStore, key: str) -> None:

@@ -24,6 +24,7 @@ from enhancer.services.generate import SOURCE_URL_SECONDS, delete_quietly, store
 from enhancer.services.ports import (
     EnhancedImage,
     ImageChecker,
+    ImageConverter,
     ImageStore,
     Jobs,
     Ledger,
@@ -64,6 +65,7 @@ class WorkflowDeps:
     check_image: ImageChecker
     max_pixels: int
     public_api_url: str | None
+    convert: ImageConverter
 
 
 def _job(jobs: Jobs, job_id: str) -> Job:
@@ -97,7 +99,9 @@ def _remote(deps: WorkflowDeps) -> RemoteProvider:
 
 
 def _succeed(deps: WorkflowDeps, job: Job, enhanced: EnhancedImage) -> None:
-    key = store_result(enhanced, OwnerType(job.owner_type), job.owner_key, deps.store)
+    # The format chosen at create (kept with the options); a job from before formats: the input's kind.
+    output = EnhanceOptions(**job.options).output(job.input_content_type)
+    key = store_result(enhanced, output, OwnerType(job.owner_type), job.owner_key, deps.store, deps.convert)
     if not deps.jobs.move(job.id, JobStatus.SUCCEEDED, at=now_iso(time.time()), output_key=key):
         delete_quietly(deps.store, key)  # canceled meanwhile: the cancel stands, the result goes
         raise JobEnded("The job ended before its result was stored")

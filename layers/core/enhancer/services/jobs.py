@@ -28,7 +28,9 @@ from enhancer.services.generate import (
     GenerateDeps,
     GenerateRequest,
     PreparedEnhancement,
+    Quoted,
     delete_quietly,
+    dry_run,
     prepare,
     reserve,
     store_original,
@@ -55,9 +57,10 @@ def run_mode(provider_name: str, webhooks: bool) -> RunMode:
     return RunMode.WEBHOOK if webhooks else RunMode.POLL
 
 
-def create_job(request: GenerateRequest, identity: Identity, generate: GenerateDeps, deps: JobDeps) -> Job:
+def create_job(request: GenerateRequest, identity: Identity, generate: GenerateDeps, deps: JobDeps, *,
+               callback_url: str | None = None) -> Job:
     """prepare → reserve → store the original → the job, queued, and its execution. Nothing stays charged
-    or stored when a step fails."""
+    or stored when a step fails. `callback_url` was checked already (services.callbacks.checked_callback_url)."""
     prepared = prepare(request, identity, generate)
     reservation = reserve(request, identity, generate, prepared)
     try:
@@ -65,11 +68,21 @@ def create_job(request: GenerateRequest, identity: Identity, generate: GenerateD
     except BaseException:
         deps.ledger.give_back(reservation)
         raise
-    return enqueue(prepared, identity, reservation, original_key, deps)
+    return enqueue(prepared, identity, reservation, original_key, deps, callback_url=callback_url)
+
+
+def dry_run_job(request: GenerateRequest, identity: Identity, generate: GenerateDeps, deps: JobDeps) -> Quoted:
+    """What create_job would charge, storing, reserving and starting nothing: generate's dry run, and where
+    the charge would be taken the workflow built too, so a deployment without jobs answers 503 as the real
+    create would after its charge."""
+    quoted = dry_run(request, identity, generate)
+    if quoted.quote.affordable:
+        deps.workflow()
+    return quoted
 
 
 def enqueue(prepared: PreparedEnhancement, identity: Identity, reservation: Reservation, original_key: str,
-            deps: JobDeps, *, prediction_id: str | None = None) -> Job:
+            deps: JobDeps, *, prediction_id: str | None = None, callback_url: str | None = None) -> Job:
     """A job for work already paid for and stored (a new job, or a generate handed over at its deadline with
     the prediction it left running), and its execution. If the workflow cannot start, the job fails and the
     charge goes back (503)."""
@@ -81,7 +94,7 @@ def enqueue(prepared: PreparedEnhancement, identity: Identity, reservation: Rese
         options=prepared.options.as_dict(), reservation=reservation, input_key=original_key,
         input_content_type=prepared.header.content_type, input_size=len(prepared.image),
         created_at=now_iso(now), updated_at=now_iso(now), deadline_at=now_iso(now + deps.timeout_seconds),
-        prediction_id=prediction_id)
+        prediction_id=prediction_id, callback_url=callback_url)
     try:
         deps.jobs.insert(job)
     except BaseException:
@@ -91,6 +104,8 @@ def enqueue(prepared: PreparedEnhancement, identity: Identity, reservation: Rese
     run_input: dict[str, Any] = {"jobId": job.id, "mode": job.mode.value, "timeoutSeconds": deps.timeout_seconds}
     if prediction_id:
         run_input["prediction"] = {"id": prediction_id}
+    if callback_url:  # the state machine's choices send only these jobs through CallbackJob
+        run_input["callback"] = True
     try:
         execution_arn = deps.workflow().start(job.id, run_input)
     except Exception as error:

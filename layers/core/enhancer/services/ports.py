@@ -6,19 +6,22 @@ for annotations only, so an adapter that needs a record type loads no more than 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from enhancer.domain.api_keys import ApiKey
     from enhancer.domain.billing import Recorded, SubscriptionState, Withdrawal
+    from enhancer.domain.callbacks import CallbackAttempt, CallbackTarget
     from enhancer.domain.enhancement import EnhanceOptions
     from enhancer.domain.guest_limits import SpendCap
     from enhancer.domain.image_checks import ImageHeader
     from enhancer.domain.jobs import Job, JobError, JobStatus, PageAfter
     from enhancer.domain.models import ModelSpec
+    from enhancer.domain.output_format import OutputFormat
     from enhancer.domain.plans import Entitlements
-    from enhancer.domain.quota import Reservation
+    from enhancer.domain.quota import ChargeQuote, Reservation
     from enhancer.domain.usage import UsageSnapshot
 
 
@@ -66,6 +69,40 @@ class Accounts(Protocol):
     def create_session(self, user_id: str, expires_at: int) -> str: ...
 
     def delete_session(self, session_id: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAccount:
+    """A live API key and the account it acts for (the same fields a session yields)."""
+
+    key_id: str
+    scopes: str  # as stored: space-separated
+    last_used_at: str | None
+    account: AccountRecord
+
+
+class ApiKeys(Protocol):
+    """Personal API keys (docs/architecture.md §3, API keys); only a key's hash ever reaches the store."""
+
+    def insert(self, key: ApiKey, key_hash: str, *, max_active: int) -> bool:
+        """Store a new key unless its user already has `max_active` unrevoked ones (then False)."""
+        ...
+
+    def list_for(self, user_id: str) -> list[ApiKey]:
+        """The user's keys, revoked ones included, newest first."""
+        ...
+
+    def revoke(self, user_id: str, key_id: str, at: str) -> ApiKey | None:
+        """Revoke the user's key (idempotent: a revoked one keeps its time); None when the user has no such key."""
+        ...
+
+    def authenticate(self, key_hash: str) -> KeyAccount | None:
+        """The unrevoked key with this hash and its account, in one round trip; None otherwise."""
+        ...
+
+    def touch(self, key_id: str, at: str, *, stale_before: str) -> bool:
+        """Record a use: `last_used_at = at` only where it is unset or older than `stale_before`."""
+        ...
 
 
 class SignInProvider(Protocol):
@@ -176,6 +213,11 @@ class Provider(Protocol):
     name: str
     needs_source_url: bool  # the model fetches the original from `SourceImage.url` instead of the bytes
 
+    def check_model(self, model: ModelSpec) -> None:
+        """ServiceUnavailable when this provider cannot run the model at all (the local engine runs only some):
+        asked while preparing, so such a request is refused before any charge, and a dry run refuses it too."""
+        ...
+
     def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float, *,
             keep_running: bool = False) -> EnhancedImage:
         """With `keep_running`, a remote model still running at the deadline is left running and the
@@ -188,6 +230,12 @@ class Ledger(Protocol):
                 cost_tenths: int, entitlements: Entitlements, caps: Sequence[SpendCap] = (),
                 now: float | None = None) -> Reservation: ...
 
+    def quote(self, *, owner_type: str, owner_key: str, user_id: str | None, cost_tenths: int,
+              entitlements: Entitlements, caps: Sequence[SpendCap] = (), now: float | None = None) -> ChargeQuote:
+        """What `reserve` would take now and the refusal it would meet, read in one consistent read and
+        written nowhere (a dry run)."""
+        ...
+
     def settle(self, reservation: Reservation) -> None: ...
 
     def give_back(self, reservation: Reservation, now: float | None = None) -> None: ...
@@ -197,6 +245,13 @@ class ImageChecker(Protocol):
     """Type, dimensions and integrity of an image, or ValidationFailed."""
 
     def __call__(self, data: bytes, *, max_pixels: int) -> ImageHeader: ...
+
+
+class ImageConverter(Protocol):
+    """A model's output re-encoded in the format the request chose (Pillow), or ProviderFailed when it does
+    not decode."""
+
+    def __call__(self, data: bytes, output: OutputFormat) -> bytes: ...
 
 
 class Jobs(Protocol):
@@ -222,6 +277,10 @@ class Jobs(Protocol):
     def record(self, job_id: str, *, prediction_id: str | None = None, execution_arn: str | None = None,
                at: str) -> None:
         """Note the provider's prediction id or the workflow's execution ARN (whatever the status)."""
+        ...
+
+    def record_callback(self, job_id: str, attempts: Sequence[CallbackAttempt], *, at: str) -> None:
+        """Keep the job's completion-callback attempts (all of them, replacing what was kept)."""
         ...
 
     def delete(self, job_id: str) -> bool:
@@ -310,3 +369,30 @@ class Payments(Protocol):
     def portal_url(self, customer_id: str, return_url: str) -> str: ...
 
     def cancel_at_period_end(self, subscription_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The addresses a host name resolves to. `test_mapped`: they came from CALLBACK_TEST_HOSTS (development
+    and tests only), which may point a name at a loopback receiver."""
+
+    addresses: tuple[str, ...]
+    test_mapped: bool = False
+
+
+class HostResolver(Protocol):
+    """Name resolution for completion callbacks (socket.getaddrinfo in AWS)."""
+
+    def resolve(self, host: str) -> Resolution:
+        """Every address `host` resolves to; empty when it resolves to none (or does not exist)."""
+        ...
+
+
+class CallbackSender(Protocol):
+    """Sends one completion callback: an HTTPS POST to `address` (already checked), naming `target.host` in the
+    Host header and TLS SNI so the certificate is verified for the name. No redirects followed."""
+
+    def post(self, target: CallbackTarget, address: str, headers: Mapping[str, str], body: bytes, *,
+             timeout: float) -> int:
+        """The response's status code; `CallbackSendFailed` (domain/callbacks.py) when none came."""
+        ...

@@ -1,6 +1,6 @@
 """The enhance-job workflow's tasks (statemachine/enhance-job.asl.json) and the stuck-job sweeper: typed input,
 one service call each. Functions: JobStartFunction (`start`), JobCheckFunction (`check`), JobFinishFunction
-(`finish`), JobFailFunction (`fail`), JobSweeperFunction (`sweep`)."""
+(`finish`), JobFailFunction (`fail`), JobCallbackFunction (`callback`), JobSweeperFunction (`sweep`)."""
 
 from __future__ import annotations
 
@@ -84,6 +84,13 @@ def finish(event: FinishInput, context: Any) -> None:
 def fail(event: FailInput, context: Any) -> dict[str, Any]:
     error = job_workflow.fail(bootstrap.workflow_deps(), event.job_id, event.error)
     return {"error": {"type": error.type, "message": error.message} if error else None}
+
+
+@task_handler
+def callback(event: _Input, context: Any) -> dict[str, Any]:
+    from enhancer.services.callbacks import deliver
+
+    return deliver(bootstrap.callback_deps(), event.job_id)
 
 
 @scheduled_handler

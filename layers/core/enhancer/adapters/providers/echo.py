@@ -12,6 +12,9 @@ class EchoProvider:
     name = "echo"
     needs_source_url = False
 
+    def check_model(self, model: ModelSpec) -> None:
+        """Echoes any model."""
+
     def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float, *,
             keep_running: bool = False) -> EnhancedImage:
         return EnhancedImage(data=source.data, content_type=source.content_type)

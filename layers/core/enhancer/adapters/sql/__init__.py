@@ -3,11 +3,12 @@
 This module is the only way in. Everything outside `adapters/sql/` (bootstrap, the migrate function,
 `enhancer-db`, the local stack, tests, bench) holds a `DatabaseUrl` — parsed once by the settings — and calls
 the functions below; which dialect stands behind the URL is decided in `_dialect` alone. The dialect modules
-(`sqlite.py`, `postgresql.py`) share one shape: `connect`, `exists`, `prepare`, `accounts`, `billing`, `jobs`
-and `migrate_and_check`, each taking where the database is (SQLite: the file; PostgreSQL: a `PostgresTarget`).
+(`sqlite.py`, `postgresql.py`) share one shape: `connect`, `exists`, `prepare`, `accounts`, `api_keys`, `billing`,
+`jobs` and `migrate_and_check`, each taking where the database is (SQLite: the file; PostgreSQL: a `PostgresTarget`).
 
     url.py               DatabaseUrl: the dialect, and where the database is
     accounts.py          the accounts aggregate (users, sessions) behind the `Accounts` port
+    api_keys.py          personal API keys (their hashes) behind the `ApiKeys` port
     billing.py           Stripe customers and subscriptions behind the `BillingAccounts` port, in event order
     connections.py       one connection per thread, write transactions (retried on a conflict); `watch_statements`
                          counts round trips (bench)
@@ -32,12 +33,13 @@ from enhancer.adapters.sql.url import DatabaseUrl
 
 if TYPE_CHECKING:
     from enhancer.adapters.sql.accounts import SqlAccounts
+    from enhancer.adapters.sql.api_keys import SqlApiKeys
     from enhancer.adapters.sql.billing import SqlBilling
     from enhancer.adapters.sql.jobs import SqlJobs
     from enhancer.adapters.sql.schema import MigrationReport
 
-__all__ = ["DatabaseUrl", "connect", "exists", "migrate_and_check", "open_accounts", "open_billing", "open_jobs",
-           "prepare", "watch_statements"]
+__all__ = ["DatabaseUrl", "connect", "exists", "migrate_and_check", "open_accounts", "open_api_keys", "open_billing",
+           "open_jobs", "prepare", "watch_statements"]
 
 
 class _Dialect(Protocol):
@@ -46,6 +48,8 @@ class _Dialect(Protocol):
     def connect(self, where: Any) -> Any: ...
 
     def accounts(self, where: Any) -> SqlAccounts: ...
+
+    def api_keys(self, where: Any) -> SqlApiKeys: ...
 
     def billing(self, where: Any) -> SqlBilling: ...
 
@@ -82,6 +86,12 @@ def open_accounts(url: DatabaseUrl | str) -> SqlAccounts:
     """Users and sessions in the database at `url`; connects on first use, one connection per thread."""
     dialect, where = _dialect(url)
     return dialect.accounts(where)
+
+
+def open_api_keys(url: DatabaseUrl | str) -> SqlApiKeys:
+    """Personal API keys in the database at `url`; one connection per thread."""
+    dialect, where = _dialect(url)
+    return dialect.api_keys(where)
 
 
 def open_billing(url: DatabaseUrl | str) -> SqlBilling:

@@ -110,11 +110,12 @@ class SqlAccounts(PerThreadConnection):
         return row[0] if row else None
 
     def erase_user(self, user_id: str) -> dict[str, int]:
-        """The user's rows, in one transaction: jobs, sessions, subscriptions, the Stripe customer, the user;
-        how many of each there were. Idempotent."""
+        """The user's rows, in one transaction: jobs, API keys, sessions, subscriptions, the Stripe customer,
+        the user; how many of each there were. Idempotent."""
         def work(conn: Any) -> dict[str, int]:
             return {name: conn.execute(statement, (user_id,)).rowcount
                     for name, statement in (("jobs", "DELETE FROM ai_jobs WHERE user_id = ?"),
+                                            ("apiKeys", "DELETE FROM api_keys WHERE user_id = ?"),
                                             ("sessions", "DELETE FROM sessions WHERE user_id = ?"),
                                             ("subscriptions", "DELETE FROM subscriptions WHERE user_id = ?"),
                                             ("customers", "DELETE FROM stripe_customers WHERE user_id = ?"),

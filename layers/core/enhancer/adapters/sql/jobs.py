@@ -8,10 +8,11 @@ same statements), qmark parameters; the application writes every timestamp (`dom
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from enhancer.adapters.sql.connections import PerThreadConnection
+from enhancer.domain.callbacks import CallbackAttempt, attempts_from_json, attempts_to_json
 from enhancer.domain.jobs import (
     ACTIVE,
     MOVES_FROM,
@@ -30,7 +31,7 @@ from enhancer.domain.quota import ChargeSplit, Reservation
 COLUMNS = ("id", "owner_type", "owner_ref", "user_id", "provider", "mode", "model", "params_json",
            "reservation_json", "cost_tenths", "input_r2_key", "input_content_type", "input_size", "output_r2_key",
            "provider_job_id", "execution_arn", "status", "error_type", "error_message", "created_at", "updated_at",
-           "started_at", "completed_at", "canceled_at", "deadline_at")
+           "started_at", "completed_at", "canceled_at", "deadline_at", "callback_url", "callback_attempts")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM ai_jobs"  # noqa: S608 - column names only
 _INSERT = f"INSERT INTO ai_jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"  # noqa: S608
 
@@ -57,7 +58,8 @@ def _values(job: Job) -> tuple[Any, ...]:
             job.reservation.split.total_tenths, job.input_key, job.input_content_type, job.input_size,
             job.output_key, job.prediction_id, job.execution_arn, job.status.value,
             error.type if error else None, error.message if error else None, job.created_at,
-            job.updated_at or job.created_at, job.started_at, job.completed_at, job.canceled_at, job.deadline_at)
+            job.updated_at or job.created_at, job.started_at, job.completed_at, job.canceled_at, job.deadline_at,
+            job.callback_url, attempts_to_json(job.callback_attempts) if job.callback_attempts else None)
 
 
 def _nothing_reserved(job_id: str, owner_type: str, owner_key: str, user_id: str | None) -> Reservation:
@@ -70,7 +72,8 @@ def _nothing_reserved(job_id: str, owner_type: str, owner_key: str, user_id: str
 def _job(row: tuple[Any, ...]) -> Job:
     (job_id, owner_type, owner_ref, user_id, provider, mode, model, params_json, reservation_json, _cost_tenths,
      input_key, input_type, input_size, output_key, prediction_id, execution_arn, status, error_type,
-     error_message, created_at, updated_at, started_at, completed_at, canceled_at, deadline_at) = row
+     error_message, created_at, updated_at, started_at, completed_at, canceled_at, deadline_at, callback_url,
+     callback_attempts) = row
     # The fallbacks are for rows of the old system, which lack what migration 0013 added.
     reservation = (reservation_from_json(reservation_json) if reservation_json is not None
                    else _nothing_reserved(job_id, owner_type, owner_ref, user_id))
@@ -82,7 +85,8 @@ def _job(row: tuple[Any, ...]) -> Job:
                input_size=input_size or 0, created_at=created_at, deadline_at=deadline_at or created_at,
                status=JobStatus(status), output_key=output_key, prediction_id=prediction_id,
                execution_arn=execution_arn, error=error, started_at=started_at, completed_at=completed_at,
-               canceled_at=canceled_at, updated_at=updated_at)
+               canceled_at=canceled_at, updated_at=updated_at, callback_url=callback_url,
+               callback_attempts=attempts_from_json(callback_attempts))
 
 
 class SqlJobs(PerThreadConnection):
@@ -141,6 +145,10 @@ class SqlJobs(PerThreadConnection):
             params.append(execution_arn)
         assignments = ", ".join(f"{column} = ?" for column in columns)
         self._conn.execute(f"UPDATE ai_jobs SET {assignments} WHERE id = ?", (*params, job_id))  # noqa: S608
+
+    def record_callback(self, job_id: str, attempts: Sequence[CallbackAttempt], *, at: str) -> None:
+        self._conn.execute("UPDATE ai_jobs SET callback_attempts = ?, updated_at = ? WHERE id = ?",
+                           (attempts_to_json(list(attempts)), at, job_id))
 
     def delete(self, job_id: str) -> bool:
         ended = _statuses(TERMINAL)

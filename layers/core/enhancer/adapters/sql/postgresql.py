@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from enhancer.adapters.secrets import read_secret
 from enhancer.adapters.sql import connections
 from enhancer.adapters.sql.accounts import SqlAccounts
+from enhancer.adapters.sql.api_keys import SqlApiKeys
 from enhancer.adapters.sql.billing import SqlBilling
 from enhancer.adapters.sql.connections import BUSY, TransactionConflict
 from enhancer.adapters.sql.jobs import SqlJobs
@@ -248,6 +249,10 @@ def connect(target: PostgresTarget) -> PostgresConnection:
 
 def accounts(target: PostgresTarget) -> SqlAccounts:
     return SqlAccounts(lambda: connect(target), begin_write=BEGIN_WRITE)
+
+
+def api_keys(target: PostgresTarget) -> SqlApiKeys:
+    return SqlApiKeys(lambda: connect(target), begin_write=BEGIN_WRITE)
 
 
 def billing(target: PostgresTarget) -> SqlBilling:

@@ -40,7 +40,7 @@ class MigrationReport:
 
 
 # The post-conditions of the go-live checklist (§4), plus the tables the routes read.
-REQUIRED_TABLES = ("users", "sessions", "ai_jobs", "stripe_customers", "subscriptions")
+REQUIRED_TABLES = ("users", "sessions", "ai_jobs", "stripe_customers", "subscriptions", "api_keys")
 REQUIRED_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "idx_ai_jobs_user_created_at": ("ai_jobs", ("user_id", "created_at")),
     "idx_ai_jobs_owner_created_at": ("ai_jobs", ("owner_type", "owner_ref", "created_at")),
@@ -52,16 +52,21 @@ REQUIRED_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "idx_subscriptions_customer": ("subscriptions", ("customer_id",)),
     "idx_subscriptions_status": ("subscriptions", ("status",)),
     "idx_users_cognito_sub": ("users", ("cognito_sub",)),
+    "idx_api_keys_key_hash": ("api_keys", ("key_hash",)),
+    "idx_api_keys_user_created_at": ("api_keys", ("user_id", "created_at")),
 }
 # The columns the repositories read and write, per table (`jobs.COLUMNS` for ai_jobs; a test keeps them equal).
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "ai_jobs": ("id", "owner_type", "owner_ref", "user_id", "provider", "mode", "model", "params_json",
                 "reservation_json", "cost_tenths", "input_r2_key", "input_content_type", "input_size",
                 "output_r2_key", "provider_job_id", "execution_arn", "status", "error_type", "error_message",
-                "created_at", "updated_at", "started_at", "completed_at", "canceled_at", "deadline_at"),
+                "created_at", "updated_at", "started_at", "completed_at", "canceled_at", "deadline_at",
+                "callback_url", "callback_attempts"),
     "stripe_customers": ("user_id", "customer_id", "created_at"),
     "subscriptions": ("id", "user_id", "customer_id", "plan", "status", "current_period_end",
                       "cancel_at_period_end", "last_event_at", "price_id", "created_at", "updated_at"),
+    "api_keys": ("id", "user_id", "name", "prefix", "key_hash", "scopes", "created_at", "last_used_at",
+                 "revoked_at"),
 }
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from enhancer.adapters.sql import connections
 from enhancer.adapters.sql.accounts import SqlAccounts
+from enhancer.adapters.sql.api_keys import SqlApiKeys
 from enhancer.adapters.sql.billing import SqlBilling
 from enhancer.adapters.sql.jobs import SqlJobs
 from enhancer.domain.errors import ServiceUnavailable
@@ -66,6 +67,10 @@ def connect(path: str) -> sqlite3.Connection:
 
 def accounts(path: str) -> SqlAccounts:
     return SqlAccounts(lambda: connect(path), begin_write=BEGIN_WRITE)
+
+
+def api_keys(path: str) -> SqlApiKeys:
+    return SqlApiKeys(lambda: connect(path), begin_write=BEGIN_WRITE)
 
 
 def billing(path: str) -> SqlBilling:

@@ -104,6 +104,9 @@ class ReplicateProvider:
             return self._output(model, {"id": prediction.id, "status": prediction.status,
                                         "output": prediction.output}, deadline)
 
+    def check_model(self, model: ModelSpec) -> None:
+        """Every model in the registry runs on Replicate."""
+
     def run(self, model: ModelSpec, options: EnhanceOptions, source: SourceImage, deadline: float, *,
             keep_running: bool = False) -> EnhancedImage:
         with _counted():

@@ -4,7 +4,7 @@ the pack has no price on this deployment."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,7 @@ from enhancer.http.billing import checkout_deps, request_id
 from enhancer.http.envelope import success
 from enhancer.http.identity import SignedInUser
 from enhancer.http.rate_limit import rate_limit
+from enhancer.http.requests import json_body
 from enhancer.services.billing import credits_checkout
 
 router = APIRouter()
@@ -30,7 +31,8 @@ class CreditsCheckout(BaseModel):
 
 
 @router.post("/api/billing/credits", dependencies=[rate_limit(rate_limits.API)])
-async def post_credits_checkout(body: CreditsCheckout, request: Request, user: SignedInUser) -> Response:
+async def post_credits_checkout(request: Request, user: SignedInUser,
+                                body: Annotated[CreditsCheckout, json_body(CreditsCheckout)]) -> Response:
     url = credits_checkout(user.id, user.email, body.pack, body.return_to, checkout_deps(request),
                            enabled=get_settings().credits_cta_enabled, request_id=request_id(request))
     return success({"url": url})

@@ -4,7 +4,7 @@ the Stripe Checkout page of the plan (in development without a Stripe key, the l
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,7 @@ from enhancer.http.billing import checkout_deps, request_id
 from enhancer.http.envelope import success
 from enhancer.http.identity import SignedInUser
 from enhancer.http.rate_limit import rate_limit
+from enhancer.http.requests import json_body
 from enhancer.services.billing import plan_checkout
 
 router = APIRouter()
@@ -31,7 +32,8 @@ class PlanCheckout(BaseModel):
 
 
 @router.post("/api/billing/session", dependencies=[rate_limit(rate_limits.SENSITIVE_ACTION)])
-async def post_plan_checkout(body: PlanCheckout, request: Request, user: SignedInUser) -> Response:
+async def post_plan_checkout(request: Request, user: SignedInUser,
+                             body: Annotated[PlanCheckout, json_body(PlanCheckout)]) -> Response:
     url = plan_checkout(user.id, user.email, Plan(body.plan), body.interval, body.return_to,
                         checkout_deps(request), request_id=request_id(request))
     return success({"url": url})

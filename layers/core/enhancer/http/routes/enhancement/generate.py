@@ -1,5 +1,6 @@
 """POST /api/ai-image/generate — enhance one image now and answer with both URLs and the charge; work that
-cannot finish by the deadline carries on as a job (202 with the job, charged once)."""
+cannot finish by the deadline carries on as a job (202 with the job, charged once). `dryRun=true` answers the
+charge it would take instead, storing and charging nothing (`http/quote_view.py`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.responses import Response
 from enhancer.config import get_enhancement_settings, get_job_settings
 from enhancer.domain import rate_limits
 from enhancer.domain.clock import iso_utc
+from enhancer.domain.enhancement import parse_flag
 from enhancer.domain.identity import Identity
 from enhancer.domain.jobs import Job
 from enhancer.domain.plans import free_limits
@@ -18,9 +20,10 @@ from enhancer.http.dependencies import ImageStoreDep, LedgerDep, ProviderFactory
 from enhancer.http.enhancement_request import enhancement_request, generate_deps
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
+from enhancer.http.quote_view import DRY_RUN_FIELD, quote_view
 from enhancer.http.rate_limit import rate_limit
 from enhancer.http.urls import image_url
-from enhancer.services.generate import HandedOver, HandOver, PreparedEnhancement, generate
+from enhancer.services.generate import HandedOver, HandOver, PreparedEnhancement, dry_run, generate
 
 router = APIRouter()
 
@@ -28,7 +31,11 @@ router = APIRouter()
 @router.post("/api/ai-image/generate", dependencies=[rate_limit(rate_limits.AI_GENERATE)])
 async def post_generate(request: Request, identity: CurrentIdentity, ledger: LedgerDep, store: ImageStoreDep,
                         provider: ProviderFactoryDep, settings: SettingsDep) -> Response:
-    result = generate(await enhancement_request(request), identity, generate_deps(settings, ledger, store, provider),
+    enhancement = await enhancement_request(request)
+    deps = generate_deps(settings, ledger, store, provider)
+    if parse_flag(enhancement.fields, DRY_RUN_FIELD):
+        return success(quote_view(dry_run(enhancement, identity, deps)))
+    result = generate(enhancement, identity, deps,
                       deadline=request_deadline(request, get_enhancement_settings().generate_deadline_seconds),
                       hand_over=_hand_over(identity))
     if isinstance(result, HandedOver):

@@ -10,7 +10,7 @@ from enhancer.domain import rate_limits
 from enhancer.http.dependencies import JobsDep
 from enhancer.http.envelope import success
 from enhancer.http.identity import CurrentIdentity
-from enhancer.http.job_view import job_view
+from enhancer.http.job_view import JobId, job_view
 from enhancer.http.rate_limit import rate_limit
 from enhancer.services.jobs import owned_job
 
@@ -18,5 +18,5 @@ router = APIRouter()
 
 
 @router.get("/api/ai-image/jobs/{job_id}", dependencies=[rate_limit(rate_limits.AI_JOBS_POLL)])
-async def get_job(job_id: str, request: Request, identity: CurrentIdentity, jobs: JobsDep) -> Response:
+async def get_job(job_id: JobId, request: Request, identity: CurrentIdentity, jobs: JobsDep) -> Response:
     return success(job_view(request, owned_job(jobs, job_id, identity)))

@@ -1,0 +1,3 @@
+from enhancer.tasks.jobs import callback as handler
+
+__all__ = ["handler"]

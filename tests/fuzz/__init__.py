@@ -10,8 +10,9 @@ state check.
 
 Each case comes from a client address of its own (`CLIENT_IP_HEADER`, honoured by the tests' stack) so the
 per-IP limits do not turn the run into 429s, and unsafe methods carry `Origin` and the CSRF double submit.
-Half of the cases are guests, half a signed-in enterprise user (the development sign-in), so the routes that
-need a user reach their logic too.
+The cases take turns as a guest, a signed-in enterprise user (the development sign-in) and, on the operations
+that take one, that user's API key (`Authorization: Bearer`, no cookies, no CSRF token), so the routes that need a
+user reach their logic too, by either way in.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Summary:
     operations: int = 0
     cases: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
+    by_caller: Counter[tuple[str, int]] = field(default_factory=Counter)  # (guest | user | key, status)
     failures: list[str] = field(default_factory=list)
     stateful_steps: int = 0
     files_posted: int = 0
@@ -89,7 +91,10 @@ class Summary:
         five = sum(count for status, count in self.statuses.items() if status >= 500)
         return [f"fuzz: {self.operations} operations, {self.cases} cases in {self.seconds:.1f} s (seed {SEED})",
                 f"stateful: {self.stateful_steps} steps, {self.files_posted} files posted ({steps})",
-                f"statuses: {by_status}", f"5xx: {five}, failures: {len(self.failures)}", *self.failures]
+                f"statuses: {by_status}",
+                "by caller: " + ", ".join(f"{caller} {status}: {count}"
+                                          for (caller, status), count in sorted(self.by_caller.items())),
+                f"5xx: {five}, failures: {len(self.failures)}", *self.failures]
 
 
 def sign_in(url: str, name: str, plan: str = "enterprise") -> str:
@@ -101,14 +106,42 @@ def sign_in(url: str, name: str, plan: str = "enterprise") -> str:
     return answer.cookies["session_id"]
 
 
-def _prepare(case: Any, url: str, session_id: str | None) -> tuple[dict[str, str], dict[str, str]]:
+SESSION_ENDING = ("POST /api/auth/logout", "DELETE /api/auth/account")
+
+
+def create_key(url: str, session_id: str) -> str:
+    """An API key of the session's user with every scope (README "API keys")."""
+    answer = httpx.post(f"{url}/api/keys", json={"name": "fuzz", "scopes": ["enhance", "jobs:read"]},
+                        headers={"Origin": url, "X-CSRF-Token": TOKEN, CLIENT_IP_HEADER: next(_addresses)},
+                        cookies={"csrf_token": TOKEN, "session_id": session_id}, timeout=30)
+    answer.raise_for_status()
+    return str(answer.json()["data"]["key"])
+
+
+def takes_key(document: dict[str, Any]) -> set[str]:
+    """The operations whose security lists the API key, as "METHOD path"."""
+    return {f"{method.upper()} {path}" for path, item in document["paths"].items() for method, operation in item.items()
+            if any("apiKey" in requirement for requirement in operation.get("security", []))}
+
+
+def _prepare(case: Any, url: str, session_id: str | None,
+             key: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
     headers = {CLIENT_IP_HEADER: next(_addresses)}
     cookies: dict[str, str] = {}
+    if key:  # a server with its key: no cookies, no Origin, no CSRF token
+        headers["Authorization"] = f"Bearer {key}"
+        if case.headers:
+            case.headers.pop("Authorization", None)
+        return headers, cookies
     if case.method.upper() in UNSAFE:
         headers |= {"Origin": url, "X-CSRF-Token": TOKEN}
         cookies["csrf_token"] = TOKEN
     if session_id:
         cookies["session_id"] = session_id
+        # A generated bearer token would decide the identity instead of the session (guests keep theirs: made-up
+        # keys are fuzzed there).
+        if case.headers:
+            case.headers.pop("Authorization", None)
     # Generated cookie and header values are kept unless they would defeat the CSRF check on every case.
     if case.cookies:
         case.cookies.pop("csrf_token", None)
@@ -119,24 +152,28 @@ def _prepare(case: Any, url: str, session_id: str | None) -> tuple[dict[str, str
     return headers, cookies
 
 
-def _describe(operation: Any, response: Any, signed_in: bool, error: BaseException) -> str:
+def _describe(operation: Any, response: Any, caller: str, error: BaseException) -> str:
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     title = getattr(error, "title", type(error).__name__)
     body = response.text[:300] if hasattr(response, "text") else ""
-    return (f"{operation.label} [{response.status_code}] {'user' if signed_in else 'guest'}: {title}: "
+    return (f"{operation.label} [{response.status_code}] {caller}: {title}: "
             f"{' | '.join(lines[:8])[:800]} — body {body}")
 
 
-def _fuzz_operation(operation: Any, url: str, session_id: str, examples: int, summary: Summary) -> None:
+def _fuzz_operation(operation: Any, url: str, session_id: str, key: str | None, examples: int,
+                    summary: Summary) -> None:
+    """Cases in turn as a guest, the signed-in user and, where the operation takes one, the user's API key."""
     counter = itertools.count()
+    callers = ("guest", "user", "key") if key else ("guest", "user")
 
     @seed(SEED)
     @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy())
     def test(case: Any) -> None:
-        signed_in = next(counter) % 2 == 1
-        headers, cookies = _prepare(case, url, session_id if signed_in else None)
+        caller = callers[next(counter) % len(callers)]
+        headers, cookies = _prepare(case, url, session_id if caller == "user" else None,
+                                    key if caller == "key" else None)
         summary.cases += 1
         try:
             response = case.call(base_url=url, headers=headers, cookies=cookies, timeout=60)
@@ -144,13 +181,14 @@ def _fuzz_operation(operation: Any, url: str, session_id: str, examples: int, su
             summary.failures.append(f"{operation.label}: {type(error).__name__}: {error}")
             return
         summary.statuses[response.status_code] += 1
+        summary.by_caller[caller, response.status_code] += 1
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
         except BaseExceptionGroup as group:  # schemathesis's FailureGroup: one Failure per failed check
             for failure in group.exceptions:
-                summary.failures.append(_describe(operation, response, signed_in, failure))
+                summary.failures.append(_describe(operation, response, caller, failure))
         except AssertionError as failed:
-            summary.failures.append(_describe(operation, response, signed_in, failed))
+            summary.failures.append(_describe(operation, response, caller, failed))
 
     test()
 
@@ -160,6 +198,7 @@ def run(url: str, *, examples: int = 12, stateful: bool = True, operations: tupl
     document = httpx.get(f"{url}/openapi.json", timeout=30).raise_for_status().json()
     schema = schemathesis.openapi.from_dict(document)
     session_id = sign_in(url, "operations")
+    key, keyed = create_key(url, session_id), takes_key(document)
     summary = Summary()
     started = time.monotonic()
     found = []
@@ -168,13 +207,14 @@ def run(url: str, *, examples: int = 12, stateful: bool = True, operations: tupl
             summary.failures.append(f"the document: {result.err()}")
             continue
         found.append(result.ok())
-    # Account deletion last: it deletes the signed-in user, whose later cases would otherwise all be 401s that
-    # never reach the routes' logic (the API key routes, billing, sign-in come after it in path order).
-    for operation in sorted(found, key=lambda op: op.label == "DELETE /api/auth/account"):
+    # Sign-out, then account deletion, last: they end the signed-in user's session (and delete the user), whose
+    # later cases would otherwise all be 401s that never reach the routes' logic (the API key routes, billing
+    # and sign-in come after them in path order).
+    for operation in sorted(found, key=lambda op: SESSION_ENDING.index(op.label) if op.label in SESSION_ENDING else -1):
         if operations and operation.label not in operations:
             continue
         summary.operations += 1
-        _fuzz_operation(operation, url, session_id, examples, summary)
+        _fuzz_operation(operation, url, session_id, key if operation.label in keyed else None, examples, summary)
     if stateful:
         from tests.fuzz.stateful import run_stateful
 

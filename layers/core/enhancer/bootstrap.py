@@ -32,13 +32,12 @@ from enhancer.domain.errors import ServiceUnavailable
 from enhancer.observability import logger
 
 if TYPE_CHECKING:
+    from enhancer.adapters.cognito import CognitoDirectory
     from enhancer.adapters.dynamo_counters import DynamoRateWindows, DynamoUsageReader
     from enhancer.adapters.dynamo_ledger import DynamoLedger
     from enhancer.adapters.dynamo_tokens import DynamoTaskTokens
     from enhancer.adapters.s3_store import S3ImageStore
     from enhancer.adapters.sql.accounts import SqlAccounts
-    from enhancer.services.ports import HostResolver, Jobs, Payments, Provider, RemoteProvider, Workflow
-    from enhancer.adapters.cognito import CognitoDirectory
     from enhancer.adapters.sql.api_keys import SqlApiKeys
     from enhancer.adapters.sql.billing import SqlBilling
     from enhancer.services.account import AccountDeps
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
     from enhancer.services.callbacks import CallbackDeps
     from enhancer.services.job_workflow import WorkflowDeps
     from enhancer.services.jobs import JobDeps
+    from enhancer.services.ports import HostResolver, Jobs, Payments, Provider, RemoteProvider, Workflow
 
 
 @cache

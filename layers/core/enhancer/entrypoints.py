@@ -76,7 +76,7 @@ def _route_functions(routers: tuple[APIRouter, ...]) -> list[Callable[..., Any]]
     dependants; a route's own `dependencies=[...]` are among them)."""
     found: list[Callable[..., Any]] = []
     routes = [route for router in routers for route in router.routes]
-    pending = [route.dependant for route in routes if getattr(route, "dependant", None) is not None]
+    pending = [dependant for route in routes if (dependant := getattr(route, "dependant", None)) is not None]
     while pending:
         dependant = pending.pop()
         if dependant.call is not None:

@@ -206,11 +206,21 @@ def _tracer_notes(tracer: dict[str, Any], floor: dict[str, Any], functions: list
     return notes
 
 
+def _lean_ratio(beyond_ms: float, lean_floor_ms: float) -> float:
+    """An HTTP function against the floor without boto3: (floor + what the function adds) / floor. What it adds
+    is timed in one interpreter after the floor is built, not as the difference of two interpreters' best
+    starts: on a shared machine those swing by a tenth of the floor from run to run, more than the 5 % budget,
+    while the import beyond the floor repeats within a millisecond or two."""
+    return round((lean_floor_ms + beyond_ms) / lean_floor_ms, 3)
+
+
 def _row(entry: dict[str, Any]) -> list[str]:
     name = entry["function"] if entry["handler"] is None else f'{entry["function"]} ({entry["handler"]})'
     budget = "–" if entry["handler"] is None else ("ok" if entry["within_budget"] else "OVER")
     return [
-        name, f'{entry["cold_ms"]:.0f}', f'{entry["ratio"]:.2f}×', budget, f'{entry["ratio_without_boto3"]:.2f}×',
+        name, f'{entry["cold_ms"]:.0f}', f'{entry["ratio"]:.2f}×', budget,
+        "–" if entry["beyond_floor_ms"] is None else f'{entry["beyond_floor_ms"]:.1f}',
+        f'{entry["ratio_without_boto3"]:.2f}×',
         f'{entry["import_ms"]:.0f}', f'{entry["no_bytecode_ms"]:.0f}', f'{entry["no_bytecode_ratio"]:.2f}×',
         ", ".join(entry["heavy_modules"]) or "–", ", ".join(entry["unexpected_modules"]) or "none",
     ]
@@ -223,13 +233,17 @@ def run(ctx: Context) -> SectionResult:
     probes = [floor, lean, traced] + [Probe(s.logical_id, ("handler", str(s.code_dir), s.handler)) for s in specs]
     spec_of = {s.logical_id: s for s in specs}
     http = _http_functions()
+    # What each HTTP function adds to the floor without boto3, timed inside one interpreter (see _lean_ratio).
+    after_floor = {s.logical_id: Probe(f"{s.logical_id} after floor", ("handler-after-floor", str(s.code_dir),
+                                                                        s.handler))
+                   for s in specs if s.logical_id in http}
 
     cached = ctx.workdir / "pyc"
     for probe in probes:  # warm-up: compiles and caches everything each probe imports
         spawn(ctx, probe, pycache_prefix=cached, watch=WATCH)
-    timed: dict[str, list[Sample]] = {p.label: [] for p in probes}
+    timed: dict[str, list[Sample]] = {p.label: [] for p in [*probes, *after_floor.values()]}
     for _ in range(ctx.runs):
-        for probe in probes:
+        for probe in [*probes, *after_floor.values()]:
             timed[probe.label].append(spawn(ctx, probe, pycache_prefix=cached, write_bytecode=False, watch=WATCH))
 
     stdlib_only = ctx.workdir / "pyc-stdlib-only"
@@ -259,6 +273,7 @@ def run(ctx: Context) -> SectionResult:
             "import_ms": round(best.import_ms, 1),
             "ratio": round(best.total_ms / floor_best.total_ms, 3),
             "ratio_without_boto3": round(best.total_ms / lean_best.total_ms, 3),
+            "beyond_floor_ms": None,
             "import_ratio": round(best.import_ms / floor_best.import_ms, 3),
             "no_bytecode_ms": round(cold.total_ms, 1),
             "no_bytecode_ratio": round(cold.total_ms / floor_cold.total_ms, 3),
@@ -269,6 +284,11 @@ def run(ctx: Context) -> SectionResult:
         }
         if spec:
             entry["http"] = probe.label in http
+            if entry["http"]:
+                added = [sample.beyond_ms or 0.0 for sample in timed[after_floor[probe.label].label]]
+                entry["beyond_floor_ms"] = round(min(added), 1)
+                entry["beyond_floor_samples_ms"] = [round(ms, 1) for ms in added]
+                entry["ratio_without_boto3"] = _lean_ratio(min(added), lean_best.total_ms)
             entry["lean_budget_ratio"] = LEAN_BUDGET_RATIO if entry["http"] else None
             entry["within_budget"] = entry["ratio"] <= BUDGET_RATIO and (
                 not entry["http"] or entry["ratio_without_boto3"] <= LEAN_BUDGET_RATIO)
@@ -316,11 +336,14 @@ def run(ctx: Context) -> SectionResult:
                 f"Python + boto3 + FastAPI + Mangum + Powertools Logger/Metrics wrapping an empty FastAPI app; ratios "
                 f"are against the floor of the same run. Budget: every function ≤ {BUDGET_RATIO}× the floor, and "
                 f"every HTTP function (an HttpApi event) ≤ {LEAN_BUDGET_RATIO}× the floor without boto3 (\"vs floor "
-                f"w/o boto3\"; workflow tasks, the sweeper and the migrator load no FastAPI). \"{TRACER_LABEL}\" is "
+                f"w/o boto3\" = (that floor + \"beyond floor ms\") / that floor, where \"beyond floor ms\" is the "
+                f"best of {ctx.runs} imports of the handler timed in an interpreter that has built that floor first; "
+                f"workflow tasks, the sweeper and the migrator load no FastAPI). \"{TRACER_LABEL}\" is "
                 f"that floor with Powertools Tracer on as in Lambda (aws-xray-sdk, `@tracer.capture_lambda_handler`, "
                 f"the default patch_all), what Tracer in every function would add. \"No .pyc\": best of "
                 f"{no_bytecode_runs} with the standard library's bytecode only."),
-        headers=["Function (handler)", "Cold start ms", "vs floor", "Budget", "vs floor w/o boto3", "Import ms",
+        headers=["Function (handler)", "Cold start ms", "vs floor", "Budget", "Beyond floor ms", "vs floor w/o boto3",
+                 "Import ms",
                  "No .pyc ms", "No .pyc vs floor", "Heavy modules loaded", "Unexpected"],
         rows=[_row(e) for e in entries],
         figures={"budget_ratio": BUDGET_RATIO, "lean_budget_ratio": LEAN_BUDGET_RATIO, "runs": ctx.runs,

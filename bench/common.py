@@ -68,6 +68,7 @@ class Sample:
     import_ms: float  # inside the interpreter, from before the first import to the target being ready
     present: tuple[str, ...]
     modules: int
+    beyond_ms: float | None = None  # handler-after-floor probes: the handler's import alone, after the floor
 
 
 def spawn(ctx: Context, probe: Probe, *, pycache_prefix: Path, write_bytecode: bool = True,
@@ -91,7 +92,7 @@ def spawn(ctx: Context, probe: Probe, *, pycache_prefix: Path, write_bytecode: b
             raise RuntimeError(f"probe {probe.label} failed:\n{errors.read().decode(errors='replace')[-3000:]}")
     report = json.loads(line)
     return Sample(total_ms=(ready - started) * 1000, import_ms=report["import_ms"],
-                  present=tuple(report["present"]), modules=report["modules"])
+                  present=tuple(report["present"]), modules=report["modules"], beyond_ms=report.get("beyond_ms"))
 
 
 def import_profile(ctx: Context, probe: Probe, *, pycache_prefix: Path) -> dict[str, tuple[float, float]]:

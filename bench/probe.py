@@ -3,6 +3,9 @@
     probe.py floor                      the unavoidable floor (docs/architecture.md §10)
     probe.py floor-no-boto3             the same without boto3 (functions import it on first use)
     probe.py handler <code_dir> <mod.attr>  a function's handler, as the Lambda runtime loads it
+    probe.py handler-after-floor <code_dir> <mod.attr>  the floor without boto3 first, then the handler, timed
+                                        on its own: what the function adds to that floor, without the noise
+                                        of two separate interpreters' start-up
 
 Only built-in modules are touched before the clock starts. BENCH_WATCH (comma-separated module names)
 says which modules to report as present in sys.modules afterwards.
@@ -40,7 +43,14 @@ def _handler(code_dir: str, handler: str) -> object:
 
 def main() -> None:
     mode = sys.argv[1]
-    target = _handler(sys.argv[2], sys.argv[3]) if mode == "handler" else _floor(with_boto3=mode == "floor")
+    beyond_ms = None
+    if mode == "handler-after-floor":
+        _floor(with_boto3=False)
+        started = time.perf_counter()
+        target = _handler(sys.argv[2], sys.argv[3])
+        beyond_ms = (time.perf_counter() - started) * 1000
+    else:
+        target = _handler(sys.argv[2], sys.argv[3]) if mode == "handler" else _floor(with_boto3=mode == "floor")
     elapsed_ms = (time.perf_counter() - T0) * 1000
     import json
     import os
@@ -48,6 +58,7 @@ def main() -> None:
     watch = [name for name in os.environ.get("BENCH_WATCH", "").split(",") if name]
     sys.stdout.write(json.dumps({
         "import_ms": elapsed_ms,
+        "beyond_ms": beyond_ms,
         "present": [name for name in watch if name in sys.modules],
         "modules": len(sys.modules),
         "target": type(target).__name__,

@@ -7,8 +7,9 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
+
+from enhancer.domain.values import value_class
 
 KEY_PREFIX = "enh_"  # recognisable in a config file or a secret scanner's rules
 KEY_CHARS = len(KEY_PREFIX) + 43  # 32 random bytes as unpadded urlsafe base64
@@ -25,7 +26,7 @@ class Scope(StrEnum):
     JOBS_READ = "jobs:read"  # job list and get
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ApiKey:
     """A key as its owner sees it: never the secret, never its hash."""
 
@@ -39,7 +40,7 @@ class ApiKey:
     revoked_at: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class KeyGrant:
     """What a request presenting a valid key may do: the key it is (for rate limits) and its scopes."""
 
@@ -79,11 +80,11 @@ def bearer_token(authorization: str | None) -> str | None:
 def parse_scopes(values: Iterable[str]) -> tuple[Scope, ...]:
     """Known scopes, each once, in a stable order; ValueError naming the first unknown one."""
     found = set()
-    for value in values:
+    for name in values:
         try:
-            found.add(Scope(value))
+            found.add(Scope(name))
         except ValueError:
-            raise ValueError(f"unknown scope {value!r}") from None
+            raise ValueError(f"unknown scope {name!r}") from None
     return tuple(scope for scope in Scope if scope in found)
 
 

@@ -14,10 +14,11 @@ import hmac
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from enhancer.domain.errors import AppError
+from enhancer.domain.values import value_class
 
 LOGIN_COOKIE = "auth_login"
 LOGIN_SECONDS = 600  # the managed login must be finished within this
@@ -60,7 +61,7 @@ def code_challenge(verifier: str) -> str:
     return _b64(hashlib.sha256(verifier.encode("ascii")).digest())
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class LoginAttempt:
     """What the callback must find again: the `state` sent to Cognito, the ID token's `nonce`, the PKCE
     verifier, where to go afterwards, and when the attempt expires."""
@@ -109,7 +110,7 @@ def matches_state(attempt: LoginAttempt, state: str | None) -> bool:
     return bool(state) and hmac.compare_digest(attempt.state.encode(), (state or "").encode())
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class SignedInIdentity:
     subject: str
     email: str

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from enhancer.domain.plans import ACTIVE_SUBSCRIPTION_STATUSES, Plan
+from enhancer.domain.values import value_class
 
 PACK_SIZES = (100, 500, 1500)
 PAID_PLANS = (Plan.PRO, Plan.PREMIUM, Plan.ENTERPRISE)
@@ -39,7 +39,7 @@ def parse_table(raw: str | Mapping[str, Any] | None) -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in table.items() if value.strip()}
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class PriceTables:
     """plan → price per interval, and pack size → price (PRICING_TABLE, PRICING_TABLE_ANNUAL,
     CREDITS_PRICING_TABLE)."""
@@ -96,7 +96,7 @@ def plan_after(status: str, plan: Plan) -> Plan | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class SubscriptionState:
     """A subscription as one Stripe event describes it, stamped with that event's `created` (`event_at`)."""
 
@@ -110,7 +110,7 @@ class SubscriptionState:
     event_at: int
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Recorded:
     """What storing one event did: whether it changed anything, and the `users.plan` it set (None: left as is)."""
 
@@ -188,7 +188,7 @@ def refund_withdrawal(pack_tenths: int, amount: int, amount_refunded: int) -> in
     return min(pack_tenths, -(-pack_tenths * refunded // amount))
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Withdrawal:
     """What a refund took back: from whose pack, and how many tenths (0: nothing more to take)."""
 

@@ -13,10 +13,10 @@ import hashlib
 import hmac
 import ipaddress
 import json
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from enhancer.domain.errors import ValidationFailed
+from enhancer.domain.values import value_class
 
 FIELD = "callbackUrl"
 MAX_URL_CHARS = 2048
@@ -41,7 +41,7 @@ def _invalid(message: str) -> ValidationFailed:
     return ValidationFailed(message, details={"field": FIELD})
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class CallbackTarget:
     """A callback URL that passed the syntactic rules: https, a host, no credentials."""
 
@@ -192,7 +192,7 @@ class CallbackSendFailed(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class CallbackAttempt:
     """One delivery attempt: when it started, the receiver's status code or why there was none, how long."""
 

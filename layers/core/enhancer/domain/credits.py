@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from enhancer.domain.values import value_class
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class CreditPack:
     id: str
     units_tenths: int

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from enhancer.domain.errors import Forbidden, ValidationFailed
 from enhancer.domain.models import ALL_OPTION_NAMES, ModelSpec, OptionSpec
 from enhancer.domain.output_format import OutputFormat, choose_output, parse_output_format, parse_quality
 from enhancer.domain.plans import Entitlements
+from enhancer.domain.values import value_class
 
 BASE_COST_TENTHS = 10
 SCALE_4_COST_TENTHS = 10
@@ -20,7 +21,7 @@ _TRUE = frozenset({"true", "1", "on", "yes"})
 _FALSE = frozenset({"false", "0", "off", "no"})
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class EnhanceOptions:
     scale: int | None = None
     face_enhance: bool | None = None

@@ -9,10 +9,10 @@ client IP in the hour, and the enhancements of all guests in the UTC day. Signed
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from enhancer.domain.clock import iso_utc
 from enhancer.domain.errors import Forbidden, RateLimited
+from enhancer.domain.values import value_class
 
 HOUR_SECONDS = 3600
 DAY_SECONDS = 24 * 3600
@@ -20,7 +20,7 @@ PER_IP = "guestImagesIp"
 GLOBAL = "guestImagesDay"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class SpendCap:
     """At most `limit` charges of `subject` (a client IP, or every guest) in the fixed window ending at
     `window_end`."""

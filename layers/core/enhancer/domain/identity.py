@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from dataclasses import dataclass
 
 from enhancer.domain.api_keys import KeyGrant
 from enhancer.domain.plans import OwnerType, Plan
+from enhancer.domain.values import value_class
 
 OWNER_KEY_HEX_CHARS = 32  # 128 bits of the HMAC: unguessable, short enough for keys and paths
 
@@ -63,14 +63,14 @@ def mask_id(value: str | None) -> str:
     return f"…{value[-4:]}({len(value)})"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class User:
     id: str
     email: str
     plan: Plan  # the effective plan (subscription-aware), not just users.plan
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Identity:
     """The caller of one request.
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from dataclasses import dataclass
 from typing import Any
 
 from enhancer.domain.errors import ValidationFailed
+from enhancer.domain.values import value_class
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 
@@ -41,7 +41,7 @@ _MAX_CHUNKS = 65_536
 _CORRUPT = "The image file is truncated or corrupt"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ImageHeader:
     content_type: str
     width: int

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from enum import StrEnum
 
 from enhancer.domain.plans import OwnerType
+from enhancer.domain.values import value_class
 
 KEY_PREFIX = "ai-enhancer"
 # One key segment: no leading dot (so no `.`/`..`), no slashes, no percent-escapes, nothing exotic.
@@ -20,7 +20,7 @@ class ImageCategory(StrEnum):
     RESULTS = "results"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ImageKey:
     key: str
     category: ImageCategory

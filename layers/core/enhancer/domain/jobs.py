@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -22,6 +22,7 @@ from enhancer.domain.credits import CreditPack
 from enhancer.domain.errors import ValidationFailed
 from enhancer.domain.guest_limits import SpendCap
 from enhancer.domain.quota import ChargeSplit, Reservation
+from enhancer.domain.values import value_class
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
@@ -73,13 +74,13 @@ def api_time(stored: str | None) -> str | None:
     return stored[:19] + "Z" if len(stored) >= 19 and stored[10] == "T" else stored
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class JobError:
     type: str
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Job:
     id: str
     owner_type: str
@@ -171,7 +172,7 @@ def reservation_from_json(text: str) -> Reservation:
 
 # --- list pages ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class PageAfter:
     """Where a page of jobs (newest first) continues: after the job created at `created_at` with `job_id`."""
 

@@ -3,13 +3,15 @@ model accepts, with their ranges. The old system's full Replicate slugs are acce
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
+
+from enhancer.domain.values import value_class
 
 OptionKind = Literal["int", "float", "bool", "text"]
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class OptionSpec:
     name: str
     kind: OptionKind
@@ -34,7 +36,7 @@ class OptionSpec:
         return described
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ReplicateRef:
     """`owner/name` plus a pinned version id; official models run without one (/v1/models/…/predictions)."""
 
@@ -46,7 +48,7 @@ class ReplicateRef:
         return f"{self.owner}/{self.name}" + (f":{self.version}" if self.version else "")
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ModelSpec:
     slug: str
     label: str

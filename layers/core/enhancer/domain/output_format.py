@@ -5,10 +5,10 @@ a JPEG and not as a PNG five times its size."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from enhancer.domain.errors import ValidationFailed
 from enhancer.domain.image_checks import EXTENSIONS, JPEG, PNG, WEBP
+from enhancer.domain.values import value_class
 
 # The names the request uses, and the content type each stands for.
 FORMATS: dict[str, str] = {"png": PNG, "jpeg": JPEG, "webp": WEBP}
@@ -22,7 +22,7 @@ MIN_QUALITY, MAX_QUALITY = 1, 100
 DEFAULT_QUALITY = 90
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class OutputFormat:
     """A format and, for the lossy ones, its quality (1–100); PNG is lossless and has none."""
 

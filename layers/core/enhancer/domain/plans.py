@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from enhancer.domain.values import value_class
 
 
 class OwnerType(StrEnum):
@@ -18,7 +19,7 @@ class Plan(StrEnum):
     ENTERPRISE = "enterprise"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Entitlements:
     monthly_images: int
     daily_burst_cap: int

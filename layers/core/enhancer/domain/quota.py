@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 
 from enhancer.domain.clock import iso_utc, next_month_start
@@ -12,6 +12,7 @@ from enhancer.domain.errors import AppError, Forbidden
 from enhancer.domain.guest_limits import SpendCap, cap_refusal
 from enhancer.domain.plans import Entitlements
 from enhancer.domain.usage import TENTHS_PER_CREDIT
+from enhancer.domain.values import value_class
 
 PACK_LIFETIME_MONTHS = 6
 PACK_GRACE_DAYS = 14
@@ -31,7 +32,7 @@ class InsufficientCredits(Exception):
     """The active packs hold fewer tenths than asked for."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ChargeSplit:
     """One charge in tenths: the part the monthly allowance covers and the part paid with credits."""
 
@@ -48,7 +49,7 @@ class ChargeSplit:
                 "creditsPortion": self.credits_tenths / TENTHS_PER_CREDIT}
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Reservation:
     """What one charge took, enough to give it back exactly."""
 
@@ -71,7 +72,7 @@ def split_charge(cost_tenths: int, monthly_used_tenths: int, monthly_limit_tenth
     return ChargeSplit(plan_tenths=plan, credits_tenths=cost_tenths - plan)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ChargeCounters:
     """The counters one charge takes, as read together: each guest cap with its count in its window, the daily
     window (`daily_reset_at` None when none was opened), the month's allowance used and the active packs' balance
@@ -84,7 +85,7 @@ class ChargeCounters:
     credits_tenths: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ChargeQuote:
     """What a charge would take now (the same split a reservation takes) and the refusal it would meet, if any."""
 

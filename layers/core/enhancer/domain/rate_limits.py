@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from enhancer.domain.values import value_class
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Limiter:
     name: str
     max_requests: int

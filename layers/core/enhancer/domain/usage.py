@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from enhancer.domain.clock import iso_utc, next_month_start
 from enhancer.domain.credits import CreditPack, balance_tenths
 from enhancer.domain.plans import Entitlements
+from enhancer.domain.values import value_class
 
 DAILY_WINDOW_SECONDS = 24 * 60 * 60
 TENTHS_PER_CREDIT = 10
@@ -17,7 +18,7 @@ def _credits(tenths: int) -> int | float:
     return tenths // TENTHS_PER_CREDIT if tenths % TENTHS_PER_CREDIT == 0 else round(tenths / TENTHS_PER_CREDIT, 1)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class UsageSnapshot:
     """The counters stored for one owner, as read; the window logic below decides what they mean now."""
 
@@ -27,7 +28,7 @@ class UsageSnapshot:
     credit_packs: list[CreditPack] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class DailyUsage:
     used: int
     limit: int
@@ -42,7 +43,7 @@ class DailyUsage:
                 "resetAt": iso_utc(self.reset_at)}
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class MonthlyUsage:
     used_tenths: int
     limit_images: int

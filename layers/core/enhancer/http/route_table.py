@@ -8,9 +8,10 @@ The fallback function reads this module at cold start, so it stays pure and impo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
 from urllib.parse import unquote
+
+from enhancer.domain.values import value_class
 
 API_ROUTES: dict[str, tuple[str, ...]] = {
     "/api/ai-image/generate": ("POST",),
@@ -38,7 +39,7 @@ API_ROUTES: dict[str, tuple[str, ...]] = {
 _VARIABLE = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class PathTemplate:
     """A route's path template (`/r2-ai/{key+}`) compiled the way API Gateway matches it: `{name}` is one
     segment, a greedy `{name+}` one or more; everything else is literal (case and trailing slash included)."""

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from enhancer.domain.image_keys import KEY_PREFIX, ImageCategory
 from enhancer.domain.plans import OwnerType
+from enhancer.domain.values import value_class
 from enhancer.observability import logger
 from enhancer.services.ports import ImageStore, Payments
 
@@ -35,7 +35,7 @@ class IdentityDirectory(Protocol):
     def delete_user(self, subject: str) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class AccountDeps:
     rows: AccountRows
     subscriptions: LiveSubscriptions

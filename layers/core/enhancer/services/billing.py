@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from enhancer.domain.billing import (
@@ -29,6 +28,7 @@ from enhancer.domain.errors import ServiceUnavailable, ValidationFailed
 from enhancer.domain.plans import ACTIVE_SUBSCRIPTION_STATUSES, Plan
 from enhancer.domain.quota import pack_expiry
 from enhancer.domain.usage import TENTHS_PER_CREDIT
+from enhancer.domain.values import value_class
 from enhancer.observability import logger, metrics
 from enhancer.services.ports import BillingAccounts, CheckoutRequest, CreditPurchases, Payments
 
@@ -36,7 +36,7 @@ CREDITS_PURPOSE = "credits"
 PAID_CHECKOUT_STATUSES = frozenset({"paid", "no_payment_required"})
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class BillingDeps:
     accounts: BillingAccounts
     credits: CreditPurchases
@@ -181,7 +181,7 @@ HANDLED_EVENT_TYPES = tuple(_HANDLERS)
 
 # --- checkout and portal --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class CheckoutDeps:
     payments: Payments
     prices: PriceTables

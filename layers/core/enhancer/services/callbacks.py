@@ -12,7 +12,6 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from enhancer.domain.callbacks import (
@@ -33,6 +32,7 @@ from enhancer.domain.callbacks import (
 from enhancer.domain.errors import AuthRequired, ValidationFailed
 from enhancer.domain.identity import Identity
 from enhancer.domain.jobs import job_object, now_iso
+from enhancer.domain.values import value_class
 from enhancer.observability import logger, metrics
 from enhancer.services.ports import CallbackSender, HostResolver, Jobs, Resolution
 
@@ -70,7 +70,7 @@ def safe_addresses(target: CallbackTarget, resolver: HostResolver) -> tuple[str,
     return resolution.addresses
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class CallbackDeps:
     jobs: Jobs
     resolver: HostResolver

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from enhancer.domain.enhancement import EnhanceOptions, check_entitlements, cost_tenths, parse_options
 from enhancer.domain.errors import Forbidden, ProviderFailed, ProviderTimedOut, TooSlowForDeadline, ValidationFailed
@@ -21,6 +20,7 @@ from enhancer.domain.models import ModelSpec, find_model
 from enhancer.domain.output_format import OutputFormat
 from enhancer.domain.plans import Entitlements, OwnerType, entitlements_for
 from enhancer.domain.quota import ChargeQuote, Reservation
+from enhancer.domain.values import value_class
 from enhancer.observability import logger, metrics
 from enhancer.services.ports import (
     EnhancedImage,
@@ -35,7 +35,7 @@ from enhancer.services.ports import (
 SOURCE_URL_SECONDS = 900  # long enough for a remote model to fetch the original, short enough not to matter
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class GenerateRequest:
     model: str | None
     fields: Mapping[str, object]
@@ -44,7 +44,7 @@ class GenerateRequest:
     client_ip: str = "unknown"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class GenerateResult:
     model: ModelSpec
     entitlements: Entitlements
@@ -53,7 +53,7 @@ class GenerateResult:
     reservation: Reservation
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class GuestBounds:
     """How far guests may spend together (README: Plans, cost and credits)."""
 
@@ -61,7 +61,7 @@ class GuestBounds:
     per_day: int
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class GenerateDeps:
     ledger: Ledger
     store: ImageStore
@@ -97,7 +97,7 @@ def _uploaded_image(key: str, identity: Identity, store: ImageStore) -> bytes:
     return stored.read()
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class PreparedEnhancement:
     """A request that passed every check that costs nothing: what to run, on which checked image, for how much.
     Nothing is stored or charged yet."""
@@ -174,7 +174,7 @@ def store_result(enhanced: EnhancedImage, output: OutputFormat, owner_type: Owne
 HandOver = Callable[[PreparedEnhancement, Reservation, str, str | None], Job]
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class HandedOver:
     job: Job
 
@@ -237,7 +237,7 @@ def quote(request: GenerateRequest, identity: Identity, deps: GenerateDeps,
         entitlements=prepared.entitlements, caps=_caps(request, identity, deps))
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Quoted:
     """A dry run's answer: the request passed every check of the real call, and this is what it would cost."""
 

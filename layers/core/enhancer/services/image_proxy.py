@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from enhancer.domain.errors import Forbidden, NotFound
 from enhancer.domain.identity import Identity
 from enhancer.domain.image_keys import ImageKey, etag_matches, parse_image_key
+from enhancer.domain.values import value_class
 from enhancer.services.ports import ImageStore
 
 PUBLIC_CACHE = "public, max-age=900, immutable"
@@ -15,7 +15,7 @@ PRIVATE_CACHE = "private, max-age=31536000, immutable"
 SERVABLE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ImageReply:
     """What to answer: `status` 200 (body unless HEAD), 304, or 302 to `location`."""
 

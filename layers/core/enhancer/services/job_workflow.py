@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +18,7 @@ from enhancer.domain.errors import AppError, ProviderFailed, ServiceUnavailable
 from enhancer.domain.jobs import Job, JobError, JobStatus, now_iso
 from enhancer.domain.models import ModelSpec, find_model
 from enhancer.domain.plans import OwnerType
+from enhancer.domain.values import value_class
 from enhancer.observability import logger, metrics
 from enhancer.services.generate import SOURCE_URL_SECONDS, delete_quietly, store_result
 from enhancer.services.ports import (
@@ -55,7 +55,7 @@ class JobEnded(AppError):
     type = "job_ended"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class WorkflowDeps:
     jobs: Jobs
     ledger: Ledger

@@ -7,8 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from enhancer.domain.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from enhancer.domain.identity import Identity
@@ -23,25 +22,21 @@ from enhancer.domain.jobs import (
     now_iso,
 )
 from enhancer.domain.quota import Reservation
+from enhancer.domain.values import value_class
 from enhancer.observability import logger, metrics
-from enhancer.services.generate import (
-    GenerateDeps,
-    GenerateRequest,
-    PreparedEnhancement,
-    Quoted,
-    delete_quietly,
-    dry_run,
-    prepare,
-    reserve,
-    store_original,
-)
 from enhancer.services.ports import ImageStore, Jobs, Ledger, RemoteProvider, Workflow
 
+if TYPE_CHECKING:
+    from enhancer.services.generate import GenerateDeps, GenerateRequest, PreparedEnhancement, Quoted
+
+# _ENHANCEMENT: services.generate (its steps, and through them the models, quota and image checks) is imported
+# by the functions that create jobs, where the route loads it at init anyway; reading, listing, canceling and
+# deleting jobs never needs it, and those functions start without it.
 NOT_STARTED = "Jobs cannot be started right now, please retry"
 CANCELED_BY_OWNER = "Canceled by its owner"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class JobDeps:
     jobs: Jobs
     workflow: Callable[[], Workflow]  # built on first use: a stack without a state machine answers 503 then
@@ -61,6 +56,8 @@ def create_job(request: GenerateRequest, identity: Identity, generate: GenerateD
                callback_url: str | None = None) -> Job:
     """prepare → reserve → store the original → the job, queued, and its execution. Nothing stays charged
     or stored when a step fails. `callback_url` was checked already (services.callbacks.checked_callback_url)."""
+    from enhancer.services.generate import prepare, reserve, store_original  # see _ENHANCEMENT
+
     prepared = prepare(request, identity, generate)
     reservation = reserve(request, identity, generate, prepared)
     try:
@@ -75,6 +72,8 @@ def dry_run_job(request: GenerateRequest, identity: Identity, generate: Generate
     """What create_job would charge, storing, reserving and starting nothing: generate's dry run, and where
     the charge would be taken the workflow built too, so a deployment without jobs answers 503 as the real
     create would after its charge."""
+    from enhancer.services.generate import dry_run  # see _ENHANCEMENT
+
     quoted = dry_run(request, identity, generate)
     if quoted.quote.affordable:
         deps.workflow()
@@ -98,6 +97,8 @@ def enqueue(prepared: PreparedEnhancement, identity: Identity, reservation: Rese
     try:
         deps.jobs.insert(job)
     except BaseException:
+        from enhancer.services.generate import delete_quietly  # see _ENHANCEMENT
+
         deps.ledger.give_back(reservation)
         delete_quietly(deps.store, original_key)
         raise
@@ -129,7 +130,7 @@ def owned_job(jobs: Jobs, job_id: str, identity: Identity) -> Job:
     return job
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class JobPage:
     jobs: list[Job]
     next_cursor: str | None

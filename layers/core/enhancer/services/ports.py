@@ -7,8 +7,9 @@ for annotations only, so an adapter that needs a record type loads no more than 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+from enhancer.domain.values import value_class
 
 if TYPE_CHECKING:
     from enhancer.domain.api_keys import ApiKey
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from enhancer.domain.usage import UsageSnapshot
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class AccountRecord:
     """A signed-in user as the account store holds it: `users.plan` and the newest active subscription."""
 
@@ -36,14 +37,14 @@ class AccountRecord:
     subscription_status: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ObjectInfo:
     size: int
     etag: str
     content_type: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class StoredObject:
     info: ObjectInfo
     body: Any  # a stream with read() and close(); read() it or discard() it
@@ -71,7 +72,7 @@ class Accounts(Protocol):
     def delete_session(self, session_id: str) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class KeyAccount:
     """A live API key and the account it acts for (the same fields a session yields)."""
 
@@ -150,7 +151,7 @@ class ImageStore(Protocol):
     def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class SourceImage:
     """The checked original: its bytes, its real type and size, and (for remote models) a short-lived URL."""
 
@@ -161,13 +162,13 @@ class SourceImage:
     url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class EnhancedImage:
     data: bytes
     content_type: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Prediction:
     """A remote model run as the provider describes it: `status` is the provider's word (starting, processing,
     succeeded, failed, canceled); `output` what it returned, untouched (the image URL(s) once succeeded)."""
@@ -348,7 +349,7 @@ class CreditPurchases(Protocol):
     def withdraw_refund(self, payment_ref: str, amount: int, amount_refunded: int) -> Withdrawal | None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class CheckoutRequest:
     """A Stripe Checkout session to create: one price, for one signed-in user."""
 
@@ -371,7 +372,7 @@ class Payments(Protocol):
     def cancel_at_period_end(self, subscription_id: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Resolution:
     """The addresses a host name resolves to. `test_mapped`: they came from CALLBACK_TEST_HOSTS (development
     and tests only), which may point a name at a loopback receiver."""

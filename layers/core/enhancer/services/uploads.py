@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from enhancer.domain.errors import ValidationFailed
 from enhancer.domain.identity import Identity
 from enhancer.domain.image_checks import EXTENSIONS, MAX_IMAGE_BYTES
 from enhancer.domain.image_keys import ImageCategory, new_image_key
+from enhancer.domain.values import value_class
 from enhancer.services.ports import ImageStore
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class UploadTicket:
     upload_key: str
     url: str

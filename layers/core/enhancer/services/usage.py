@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from enhancer.domain.clock import month_key
 from enhancer.domain.identity import Identity
 from enhancer.domain.plans import Entitlements, Plan, entitlements_for, free_limits
 from enhancer.domain.usage import DailyUsage, MonthlyUsage, credits_balance, daily_usage, monthly_usage
+from enhancer.domain.values import value_class
 from enhancer.services.ports import UsageReader
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class UsageOverview:
     identity: Identity
     plan: Plan | None

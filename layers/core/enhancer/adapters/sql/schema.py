@@ -5,13 +5,15 @@ queries need), proved by `problems` from a `Catalogue` each dialect reads out of
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from importlib import resources
+
+from enhancer.domain.values import value_class
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Migration:
     version: str
     name: str
@@ -29,7 +31,7 @@ def migrations(dialect: str = "sqlite") -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class MigrationReport:
     applied: list[str]
     problems: list[str]
@@ -70,13 +72,13 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Column:
     nullable: bool
     default: str | None  # as SQL text, e.g. 'free' (quotes included); None when there is none
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Catalogue:
     """What a database holds, as far as the post-conditions ask, read by a dialect from its system tables."""
 

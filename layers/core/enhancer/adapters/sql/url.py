@@ -11,8 +11,9 @@ Without it the server must trust the connection (a local cluster). `sslmode` is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from enhancer.domain.values import value_class
 
 _SQLITE = "sqlite:///"
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -22,7 +23,7 @@ EXPECTED = "sqlite:///<path> or postgresql://<user>@<host>[:<port>]/<database>"
 REFUSED = f"must be {EXPECTED}"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class PostgresTarget:
     """Where a PostgreSQL database is and how to reach it (never a password: that is in `credentials`)."""
 

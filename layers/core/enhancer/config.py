@@ -6,9 +6,10 @@ other group is loaded only by the code that uses it — `EnhancementSettings` by
 and the provider factory (`get_enhancement_settings()`) — so a function that never enhances starts without
 its variables and is not stopped by them. A new group (Stripe, jobs) is one more `SettingsGroup` subclass with
 its `get_…` accessor, cleared in `bootstrap.reset()` (docs/architecture.md §2).
-"""
 
-from __future__ import annotations
+Annotations here are evaluated as each class is defined (no `from __future__ import annotations`): pydantic
+would otherwise evaluate every field's annotation string for each group and again for each subclass.
+"""
 
 import json
 import os
@@ -86,7 +87,7 @@ def _variable_names(name: str, field: FieldInfo) -> tuple[str, list[str]]:
     return name, [name.lower()]
 
 
-def _from_environment(group: type[SettingsGroup]) -> dict[str, Any]:
+def _from_environment(group: "type[SettingsGroup]") -> dict[str, Any]:
     """The group's fields that the environment sets, keyed as the model validates them. Names are matched
     case-insensitively; variables no field names are ignored; an empty value is a value (not "unset")."""
     environment = {name.lower(): value for name, value in os.environ.items()}
@@ -191,7 +192,7 @@ class Settings(DatabaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _require_secret_outside_development(self) -> Settings:
+    def _require_secret_outside_development(self) -> "Settings":
         if self.environment != "development" and not (self.owner_key_secret or self.owner_key_secret_parameter):
             raise ValueError(
                 "OWNER_KEY_SECRET or OWNER_KEY_SECRET_PARAMETER must be set outside development")
@@ -233,7 +234,7 @@ class EnhancementSettings(SettingsGroup):
         return value
 
     @model_validator(mode="after")
-    def _no_stand_in_provider_in_production(self) -> EnhancementSettings:
+    def _no_stand_in_provider_in_production(self) -> "EnhancementSettings":
         if self.is_production and self.enhancer_provider in ("local", "echo"):
             raise ValueError(f"ENHANCER_PROVIDER={self.enhancer_provider} is not allowed in production "
                              "(use replicate, or auto with REPLICATE_API_TOKEN)")
@@ -270,11 +271,11 @@ class BillingSettings(SettingsGroup):
     credits_pricing_table: str | None = None
 
     @model_validator(mode="after")
-    def _check_price_tables(self) -> BillingSettings:
+    def _check_price_tables(self) -> "BillingSettings":
         self.price_tables()  # a broken table is a configuration error at load, not a wrong plan later
         return self
 
-    def price_tables(self) -> PriceTables:
+    def price_tables(self) -> "PriceTables":
         # Imported here: only the billing functions load this group, and every function imports this module.
         from enhancer.domain.billing import PriceTables
 
@@ -373,7 +374,7 @@ class JobSettings(SettingsGroup):
     callback_test_ca_bundle: str | None = None
 
     @model_validator(mode="after")
-    def _callback_test_settings_only_in_development(self) -> JobSettings:
+    def _callback_test_settings_only_in_development(self) -> "JobSettings":
         for name in ("callback_test_hosts", "callback_test_ca_bundle"):
             if getattr(self, name) and self.environment in ("staging", "production"):
                 raise ValueError(f"{name.upper()} is for development and testing only, not {self.environment}")

@@ -22,6 +22,7 @@ from local.events import LambdaContext, response_parts
 from local.gateway import load_handler
 from local.samples import load_event, multipart, png_bytes  # noqa: F401 - shared with the benches; tests import them here
 from local.template import http_routes
+from local.workflow import state_machine_definition
 from tests.expectations import security_header_problems
 
 TABLE = "enhancer-test"
@@ -135,6 +136,23 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
     use("echo")
     return use
+
+
+@pytest.fixture
+def state_machine(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dict[str, Any]]]:
+    """The job workflow in moto, from the template's definition, as STATE_MACHINE_ARN (moto runs no execution:
+    each stays RUNNING). state_machine(): the executions started on it, described (so with their `input`)."""
+    stepfunctions = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = stepfunctions.create_state_machine(name="enhance-job", definition=state_machine_definition(),
+                                             roleArn="arn:aws:iam::123456789012:role/enhance-job")["stateMachineArn"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    bootstrap.reset()
+
+    def started() -> list[dict[str, Any]]:
+        return [stepfunctions.describe_execution(executionArn=e["executionArn"])
+                for e in stepfunctions.list_executions(stateMachineArn=arn)["executions"]]
+
+    return started
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import json
 import time
 from collections.abc import Iterator
 
-import boto3
 import pytest
 
 from enhancer import bootstrap
@@ -20,7 +19,6 @@ from enhancer.domain.jobs import JobStatus
 from local.events import LambdaContext
 from local.gateway import load_handler
 from local.template import ROOT, load_template
-from local.workflow import state_machine_definition
 from tests.callback_receiver import Receiver, user_signing_secret, verify
 from tests.integration.conftest import SECRET, load_event, multipart, png_bytes
 from tests.integration.test_generate_handler import GUEST, TOKEN, _signed_in
@@ -45,21 +43,6 @@ def callbacks_env(receiver, monkeypatch, provider) -> Receiver:
     monkeypatch.setenv("BASE_URL", "https://app.example.com")
     bootstrap.reset()
     return receiver
-
-
-@pytest.fixture
-def executions(aws, monkeypatch):
-    stepfunctions = boto3.client("stepfunctions", region_name="us-east-1")
-    machine = stepfunctions.create_state_machine(name="enhance-job-callbacks", definition=state_machine_definition(),
-                                                 roleArn="arn:aws:iam::123456789012:role/enhance-job")
-    monkeypatch.setenv("STATE_MACHINE_ARN", machine["stateMachineArn"])
-    bootstrap.reset()
-
-    def started() -> list[dict]:
-        return [stepfunctions.describe_execution(executionArn=e["executionArn"])
-                for e in stepfunctions.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]]
-
-    return started
 
 
 def create(invoke, fields: dict[str, str], cookies: dict[str, str]):
@@ -98,7 +81,7 @@ def callback_of(invoke, accounts, user_id: str, job_id: str) -> dict:
 # --- create -------------------------------------------------------------------------------------------------
 
 def test_a_signed_in_users_job_keeps_its_callback_url_and_its_execution_takes_the_callback_path(
-        invoke, aws, accounts, db, executions, callbacks_env):
+        invoke, aws, accounts, db, state_machine, callbacks_env):
     _, cookies = _signed_in(accounts, "pro", "cb@example.com")
 
     created = create(invoke, {"callbackUrl": callbacks_env.url()}, cookies)
@@ -107,12 +90,12 @@ def test_a_signed_in_users_job_keeps_its_callback_url_and_its_execution_takes_th
     job = created.json()["data"]
     assert job["callback"] == {"url": callbacks_env.url(), "delivered": False, "attempts": []}
     assert db.rows("SELECT callback_url FROM ai_jobs WHERE id = ?", job["id"]) == [(callbacks_env.url(),)]
-    [execution] = executions()
+    [execution] = state_machine()
     assert json.loads(execution["input"])["callback"] is True
     # A job without one takes the path it always took, and shows no callback.
     plain = create(invoke, {}, cookies).json()["data"]
     assert "callback" not in plain
-    assert all("callback" not in json.loads(e["input"]) for e in executions() if plain["id"] in e["executionArn"])
+    assert all("callback" not in json.loads(e["input"]) for e in state_machine() if plain["id"] in e["executionArn"])
 
 
 @pytest.mark.parametrize("url", ["https://127.0.0.1/hook", "https://127.0.0.1:8443/hook", "https://[::1]/hook",
@@ -120,7 +103,7 @@ def test_a_signed_in_users_job_keeps_its_callback_url_and_its_execution_takes_th
                                  "https://[::ffff:169.254.169.254]/", "http://receiver.test/hook",
                                  "https://user:pw@receiver.test/hook", "https://nowhere.invalid/hook"])
 def test_an_unsafe_callback_url_is_a_400_naming_the_field_and_nothing_is_charged(
-        invoke, aws, accounts, db, executions, callbacks_env, url):
+        invoke, aws, accounts, db, state_machine, callbacks_env, url):
     _, cookies = _signed_in(accounts, "pro", "cb@example.com")
 
     reply = create(invoke, {"callbackUrl": url}, cookies)
@@ -129,10 +112,10 @@ def test_an_unsafe_callback_url_is_a_400_naming_the_field_and_nothing_is_charged
     error = reply.json()["error"]
     assert error["type"] == "validation_error" and error["details"] == {"field": "callbackUrl"}
     assert "169.254" not in error["message"] and "127.0.0.1" not in error["message"]
-    assert db.rows("SELECT id FROM ai_jobs") == [] and executions() == []
+    assert db.rows("SELECT id FROM ai_jobs") == [] and state_machine() == []
 
 
-def test_a_guests_callback_url_is_a_401(invoke, aws, accounts, db, executions, callbacks_env):
+def test_a_guests_callback_url_is_a_401(invoke, aws, accounts, db, state_machine, callbacks_env):
     reply = create(invoke, {"callbackUrl": callbacks_env.url()}, {"guest_id": GUEST})
 
     assert reply.status == 401 and reply.json()["error"]["type"] == "auth_error"
@@ -142,7 +125,7 @@ def test_a_guests_callback_url_is_a_401(invoke, aws, accounts, db, executions, c
 # --- the task -----------------------------------------------------------------------------------------------
 
 def test_a_receiver_answering_500_then_200_gets_the_same_signed_message_twice_and_both_attempts_are_kept(
-        invoke, aws, accounts, db, executions, callbacks_env):
+        invoke, aws, accounts, db, state_machine, callbacks_env):
     callbacks_env.answers = [500, 200]
     user_id, job_id = ended_job(invoke, accounts, db, callbacks_env.url("/hook?x=1"))
 
@@ -169,7 +152,7 @@ def test_a_receiver_answering_500_then_200_gets_the_same_signed_message_twice_an
     assert all(a["at"].endswith("Z") and isinstance(a["ms"], int) for a in callback["attempts"])
 
 
-def test_a_failed_job_is_called_back_with_its_failure(invoke, aws, accounts, db, executions, callbacks_env):
+def test_a_failed_job_is_called_back_with_its_failure(invoke, aws, accounts, db, state_machine, callbacks_env):
     user_id, job_id = ended_job(invoke, accounts, db, callbacks_env.url(), JobStatus.FAILED)
 
     assert run_callback(job_id) == {"delivered": True, "retryInSeconds": None}
@@ -179,7 +162,7 @@ def test_a_failed_job_is_called_back_with_its_failure(invoke, aws, accounts, db,
     assert verify(user_signing_secret(SECRET, user_id), received, now=time.time())
 
 
-def test_a_certificate_for_another_name_is_refused_and_recorded(invoke, aws, accounts, db, executions,
+def test_a_certificate_for_another_name_is_refused_and_recorded(invoke, aws, accounts, db, state_machine,
                                                                  callbacks_env):
     # other.test reaches the same receiver, whose certificate names receiver.test only: TLS checks the name.
     user_id, job_id = ended_job(invoke, accounts, db, f"https://other.test:{callbacks_env.port}/hook")
@@ -192,7 +175,7 @@ def test_a_certificate_for_another_name_is_refused_and_recorded(invoke, aws, acc
     assert attempt["error"] == "TLS failed" and "status" not in attempt
 
 
-def test_a_redirect_is_not_followed(invoke, aws, accounts, db, executions, callbacks_env):
+def test_a_redirect_is_not_followed(invoke, aws, accounts, db, state_machine, callbacks_env):
     callbacks_env.answers = [307]
     user_id, job_id = ended_job(invoke, accounts, db, callbacks_env.url())
 
@@ -202,7 +185,7 @@ def test_a_redirect_is_not_followed(invoke, aws, accounts, db, executions, callb
     assert callback_of(invoke, accounts, user_id, job_id)["attempts"][0]["status"] == 307
 
 
-def test_a_job_still_running_or_without_a_callback_sends_nothing(invoke, aws, accounts, db, executions,
+def test_a_job_still_running_or_without_a_callback_sends_nothing(invoke, aws, accounts, db, state_machine,
                                                                   callbacks_env):
     _, cookies = _signed_in(accounts, "pro", "cb@example.com")
     running = create(invoke, {"callbackUrl": callbacks_env.url()}, cookies).json()["data"]["id"]

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import time
 
-import boto3
 import pytest
 
 from enhancer import bootstrap
 from enhancer.adapters.dynamo_keys import monthly_usage_key
 from enhancer.domain.clock import month_key
-from local.workflow import state_machine_definition
 from tests.integration.conftest import BUCKET, TABLE, guest_key, load_event, multipart, png_bytes
 from tests.integration.test_generate_handler import GUEST, TOKEN, _grant, _signed_in, _upload, generate_event
 
@@ -186,16 +184,6 @@ def test_a_json_dry_run_rechecks_the_upload_key_and_stores_nothing_new(invoke, a
 
 
 # --- jobs -------------------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def state_machine(aws, monkeypatch):
-    stepfunctions = boto3.client("stepfunctions", region_name="us-east-1")
-    machine = stepfunctions.create_state_machine(name="enhance-job-dry-run", definition=state_machine_definition(),
-                                                 roleArn="arn:aws:iam::123456789012:role/enhance-job")
-    monkeypatch.setenv("STATE_MACHINE_ARN", machine["stateMachineArn"])
-    bootstrap.reset()
-    return lambda: stepfunctions.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
-
 
 def jobs_event(fields: dict[str, str], *, cookies: dict[str, str] | None = None,
                headers: dict[str, str] | None = None) -> dict:

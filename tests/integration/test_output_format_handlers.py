@@ -7,16 +7,13 @@ from __future__ import annotations
 import io
 import json
 
-import boto3
 import httpx
 import pytest
 from PIL import Image
 
-from enhancer import bootstrap
 from local.events import LambdaContext
 from local.gateway import load_handler
 from local.template import ROOT, load_template
-from local.workflow import state_machine_definition
 from tests.integration.conftest import BUCKET, guest_key, load_event, multipart
 from tests.integration.test_generate_handler import GUEST, TOKEN, generate_event
 
@@ -182,15 +179,6 @@ def test_a_bad_format_or_quality_is_a_400_naming_the_field_and_nothing_is_stored
 
 
 # --- jobs -------------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def state_machine(aws, monkeypatch):
-    stepfunctions = boto3.client("stepfunctions", region_name="us-east-1")
-    machine = stepfunctions.create_state_machine(name="enhance-job-format", definition=state_machine_definition(),
-                                                 roleArn="arn:aws:iam::123456789012:role/enhance-job")
-    monkeypatch.setenv("STATE_MACHINE_ARN", machine["stateMachineArn"])
-    bootstrap.reset()
-
 
 def run_task(function_id: str, event: dict) -> object:
     """The task's real handler from template.yaml, called with the input the state machine sends it."""

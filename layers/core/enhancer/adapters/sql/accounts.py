@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from enhancer.adapters.sql.connections import PerThreadConnection
@@ -15,18 +16,35 @@ from enhancer.domain.auth import SignInRefused
 from enhancer.domain.plans import ACTIVE_SUBSCRIPTION_STATUSES
 from enhancer.services.ports import AccountRecord
 
-_ACTIVE = sorted(ACTIVE_SUBSCRIPTION_STATUSES)
+# The account a credential (a session, an API key) stands for, read in the same round trip as the credential:
+# its user and the newest of the user's subscriptions still active. One fragment for every such statement, so
+# they cannot drift apart on what "active" means or which subscription wins. A statement puts ACCOUNT_COLUMNS
+# in its SELECT, account_join(<its user_id column>) after its FROM, binds ACCOUNT_JOIN_PARAMS before its own
+# (the fragment's placeholders precede its WHERE), and reads the five columns back with account_record.
+# Plain SQL both SQLite and PostgreSQL run; only "?" placeholders and a column name are interpolated into it.
+ACCOUNT_COLUMNS = "u.id, u.email, u.plan, sub.plan, sub.status"
+ACCOUNT_JOIN_PARAMS = tuple(sorted(ACTIVE_SUBSCRIPTION_STATUSES))
 
-# One round trip: the session, its user and the newest subscription that is still active.
-# Only "?" placeholders are interpolated into it.
-_SESSION_USER_SQL = f"""
-SELECT s.expires_at, u.id, u.email, u.plan, sub.plan, sub.status
-FROM sessions s
-JOIN users u ON u.id = s.user_id
+
+def account_join(user_id_column: str) -> str:
+    """The joins, on the statement's own `user_id` column (a literal of ours, never input)."""
+    return f"""JOIN users u ON u.id = {user_id_column}
 LEFT JOIN subscriptions sub ON sub.id = (
   SELECT id FROM subscriptions
-  WHERE user_id = u.id AND status IN ({", ".join("?" for _ in _ACTIVE)})
-  ORDER BY updated_at DESC, created_at DESC LIMIT 1)
+  WHERE user_id = u.id AND status IN ({", ".join("?" for _ in ACCOUNT_JOIN_PARAMS)})
+  ORDER BY updated_at DESC, created_at DESC LIMIT 1)"""  # noqa: S608
+
+
+def account_record(columns: Sequence[Any]) -> AccountRecord:
+    user_id, email, user_plan, sub_plan, sub_status = columns
+    return AccountRecord(user_id=user_id, email=email, user_plan=user_plan,
+                         subscription_plan=sub_plan, subscription_status=sub_status)
+
+
+_SESSION_USER_SQL = f"""
+SELECT s.expires_at, {ACCOUNT_COLUMNS}
+FROM sessions s
+{account_join("s.user_id")}
 WHERE s.id = ?
 """  # noqa: S608
 
@@ -36,15 +54,14 @@ class SqlAccounts(PerThreadConnection):
 
     def session_account(self, session_id: str, now: float) -> AccountRecord | None:
         """The signed-in account of a session; an expired session is deleted and yields None."""
-        row = self._conn.execute(_SESSION_USER_SQL, (*_ACTIVE, session_id)).fetchone()
+        row = self._conn.execute(_SESSION_USER_SQL, (*ACCOUNT_JOIN_PARAMS, session_id)).fetchone()
         if row is None:
             return None
-        expires_at, user_id, email, user_plan, sub_plan, sub_status = row
+        expires_at = row[0]
         if not isinstance(expires_at, int) or expires_at < now:  # a malformed expiry counts as expired
             self._conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
             return None
-        return AccountRecord(user_id=user_id, email=email, user_plan=user_plan,
-                             subscription_plan=sub_plan, subscription_status=sub_status)
+        return account_record(row[1:])
 
     def upsert_user(self, email: str, plan: str) -> AccountRecord:
         """Create the user with this email, or set the plan of the existing one."""

@@ -7,24 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from enhancer.adapters.sql.accounts import ACCOUNT_COLUMNS, ACCOUNT_JOIN_PARAMS, account_join, account_record
 from enhancer.adapters.sql.connections import PerThreadConnection
 from enhancer.domain.api_keys import ApiKey, stored_scopes
-from enhancer.domain.plans import ACTIVE_SUBSCRIPTION_STATUSES
-from enhancer.services.ports import AccountRecord, KeyAccount
+from enhancer.services.ports import KeyAccount
 
-_ACTIVE = sorted(ACTIVE_SUBSCRIPTION_STATUSES)
 _KEY_COLUMNS = "id, user_id, name, prefix, scopes, created_at, last_used_at, revoked_at"
 
-# One round trip per request, as for a session: the key, its user and the newest subscription still active.
-# Only "?" placeholders are interpolated into it.
+# One round trip per request, as for a session: the key and its account (accounts.account_join).
 _KEY_USER_SQL = f"""
-SELECT k.id, k.scopes, k.last_used_at, u.id, u.email, u.plan, sub.plan, sub.status
+SELECT k.id, k.scopes, k.last_used_at, {ACCOUNT_COLUMNS}
 FROM api_keys k
-JOIN users u ON u.id = k.user_id
-LEFT JOIN subscriptions sub ON sub.id = (
-  SELECT id FROM subscriptions
-  WHERE user_id = u.id AND status IN ({", ".join("?" for _ in _ACTIVE)})
-  ORDER BY updated_at DESC, created_at DESC LIMIT 1)
+{account_join("k.user_id")}
 WHERE k.key_hash = ? AND k.revoked_at IS NULL
 """  # noqa: S608
 
@@ -65,13 +59,11 @@ class SqlApiKeys(PerThreadConnection):
         return _key(row) if row else None
 
     def authenticate(self, key_hash: str) -> KeyAccount | None:
-        row = self._conn.execute(_KEY_USER_SQL, (*_ACTIVE, key_hash)).fetchone()
+        row = self._conn.execute(_KEY_USER_SQL, (*ACCOUNT_JOIN_PARAMS, key_hash)).fetchone()
         if row is None:
             return None
-        key_id, scopes, last_used_at, user_id, email, user_plan, sub_plan, sub_status = row
-        return KeyAccount(key_id=key_id, scopes=scopes, last_used_at=last_used_at,
-                          account=AccountRecord(user_id=user_id, email=email, user_plan=user_plan,
-                                                subscription_plan=sub_plan, subscription_status=sub_status))
+        key_id, scopes, last_used_at = row[:3]
+        return KeyAccount(key_id=key_id, scopes=scopes, last_used_at=last_used_at, account=account_record(row[3:]))
 
     def touch(self, key_id: str, at: str, *, stale_before: str) -> bool:
         return bool(self._conn.execute(

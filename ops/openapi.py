@@ -918,15 +918,17 @@ The AI image enhancer's HTTP API: one AWS Lambda function per route behind an AP
   **any other path** the 404 envelope (`components.responses.NotFound`). Paths are matched percent-decoded once.
 - **Image keys** span several path segments: the deployed route is `/r2-ai/{key+}`, documented as `/r2-ai/{key}`.
 - **Bodies** over 6 MB never reach a function: API Gateway answers 413 with its own body (the local stack in the
-  envelope). Larger images go through `POST /api/ai-image/uploads`.
+  envelope). Larger images go through `POST /api/ai-image/uploads`. A body must come with a `Content-Length`:
+  one sent chunked is refused with 411 before it reaches a function.
 """
 
 
 # --- assembling the document --------------------------------------------------------------------------------
 
+CHUNKED_BODY = "The body is sent chunked (`Transfer-Encoding: chunked`) rather than with a `Content-Length`"
 STATUS_TEXT = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-               405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests",
-               500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+               405: "Method Not Allowed", 409: "Conflict", 411: "Length Required", 413: "Payload Too Large",
+               429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
 def _header_refs(names: list[str]) -> dict[str, Any]:
@@ -1059,6 +1061,9 @@ def build_operation(routed: RoutedOperation, generated: dict[str, Any], spec: Op
         body = {"content": {JSON: {"schema": ref(facts.body_model.__name__)}}, "required": True}
     if body:
         operation["requestBody"] = body
+        # Answered before any function runs, so no guest cookie (see the document's notes on bodies).
+        responses["411"] = _error_response(411, [CHUNKED_BODY], guest_cookie=False)
+        operation["responses"] = dict(sorted(responses.items()))
     security = _security(cookies, checks_origin, takes_key=scopes is not None)
     if security:
         operation["security"] = security

@@ -232,8 +232,9 @@ def make_request_handler(gateway: Gateway, quiet: bool = False) -> type[BaseHTTP
             return self.rfile.read(length) if length else b""
 
         def _error(self, status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
-            self._send(status, [("Content-Type", "application/json"), *headers], _envelope(status, message),
-                       head=self.command == "HEAD")
+            # no-store, as the functions' pipeline sends with every error (the document requires it).
+            self._send(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *headers],
+                       _envelope(status, message), head=self.command == "HEAD")
 
         def _too_large(self) -> None:
             self._error(413, "Request body too large: a Lambda function accepts at most 6 MB including base64 "

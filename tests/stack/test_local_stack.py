@@ -201,5 +201,8 @@ def test_the_gateway_refuses_bodies_it_cannot_frame(stack):
         with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
             connection.sendall(f"POST /api/ai-image/generate HTTP/1.1\r\nHost: {address.netloc}\r\n{header}\r\n\r\n"
                                .encode())
-            status_line = connection.recv(4096).split(b"\r\n", 1)[0]
+            head = connection.recv(4096).split(b"\r\n\r\n", 1)[0].lower()
+        status_line = head.split(b"\r\n", 1)[0]
         assert status_line.split()[1] in (b"400", b"411"), (header, status_line)
+        # The headers every error carries (docs/openapi.json requires them), though no function answered.
+        assert b"\r\ncache-control: no-store" in head and b"\r\nx-content-type-options: nosniff" in head, head

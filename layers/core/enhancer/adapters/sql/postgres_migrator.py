@@ -16,6 +16,9 @@ DIALECT = "postgresql"
 DATABASE_SETTINGS = ("statement_timeout=5s", "idle_in_transaction_session_timeout=30s")
 
 
+# What a CREATE TABLE IF NOT EXISTS racing another one on the same name may raise instead of doing nothing: the
+# catalogue's unique index on the row type (23505), the type itself (42710), or the table (42P07).
+_CREATED_CONCURRENTLY = frozenset({"23505", "42710", "42P07"})
 _LEDGER = ("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, name TEXT NOT NULL, "
            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
 
@@ -26,7 +29,7 @@ def _ensure_ledger(conn: PostgresConnection) -> None:
     try:
         conn.execute(_LEDGER)
     except DatabaseError as exc:
-        if exc.sqlstate != "23505":
+        if exc.sqlstate not in _CREATED_CONCURRENTLY:
             raise
         conn.execute(_LEDGER)  # IF NOT EXISTS is not atomic: a concurrent migrator created it just now
 

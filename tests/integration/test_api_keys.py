@@ -12,7 +12,13 @@ import pytest
 from enhancer.adapters.sql import open_api_keys
 from enhancer.domain.api_keys import Scope, new_key
 from enhancer.services.api_keys import key_time
-from tests.integration.conftest import TABLE, assert_security_headers, both_engines, load_event
+from tests.integration.conftest import (
+    TABLE,
+    assert_security_headers,
+    both_engines,
+    load_event,
+    start_in_a_fresh_rate_window,
+)
 
 # The keys live in the SQL store: every test runs on SQLite and on PostgreSQL.
 engine = both_engines
@@ -312,10 +318,8 @@ def test_key_requests_count_in_the_keys_and_the_users_rate_windows(invoke, aws, 
     key = create(invoke, member.session, scopes=("jobs:read",)).json()["data"]["key"]
     other_key = create(invoke, member.session, "second", ("jobs:read",)).json()["data"]["key"]
 
-    # `api` allows 30 a minute per subject: a second key of the same user does not buy 30 more. The windows are
-    # fixed minutes, so start in a fresh one rather than straddle two.
-    if time.time() % 60 > 40:
-        time.sleep(60.5 - time.time() % 60)
+    # `api` allows 30 a minute per subject: a second key of the same user does not buy 30 more.
+    start_in_a_fresh_rate_window()
     statuses = [invoke("UsageFunction", with_key(load_event("usage-get"), k)).status
                 for k in [key] * 20 + [other_key] * 11]
 

@@ -25,6 +25,7 @@ from tests.integration.conftest import (
     load_event,
     multipart,
     png_bytes,
+    start_in_a_fresh_rate_window,
 )
 from tests.replicate_wire import prediction_json
 
@@ -200,6 +201,7 @@ def test_a_truncated_png_is_refused(invoke, aws):
 
 
 def test_the_16th_generate_in_a_minute_is_429(invoke, aws):
+    start_in_a_fresh_rate_window()
     statuses = [invoke("GenerateFunction", generate_event({"model": "nope"})).status for _ in range(16)]
 
     assert statuses[:15] == [400] * 15

@@ -9,7 +9,7 @@ import sys
 from enhancer import bootstrap
 from enhancer.config import get_enhancement_settings
 from enhancer.domain.identity import guest_cookie_value, guest_owner_key
-from tests.integration.conftest import guest_cookie, load_event
+from tests.integration.conftest import guest_cookie, load_event, start_in_a_fresh_rate_window
 
 GUEST_ID = "0d9c8b7a-6f5e-4d3c-9b2a-1f0e9d8c7b6a"
 GUEST = guest_cookie(GUEST_ID)
@@ -31,6 +31,7 @@ def test_a_rejection_is_logged_with_the_request_id_and_counted(invoke, capsys):
 
     # The log handler keeps the stdout it was created with; point it at this test's captured stdout.
     previous = logger.registered_handler.setStream(sys.stdout)
+    start_in_a_fresh_rate_window()
     try:
         for _ in range(31):
             reply = invoke("UsageFunction", load_event("usage-get", cookies={"guest_id": GUEST}))

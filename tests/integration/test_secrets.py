@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 import boto3
 import pytest
 from moto import mock_aws
-from pydantic import SecretStr
 
 from enhancer.adapters.secrets import NOT_READABLE, SECRET_CACHE_SECONDS, read_secret, secret_location
+from enhancer.config import Secret
 from enhancer.domain.errors import ServiceUnavailable
 from enhancer.http.envelope import http_status
 
@@ -82,7 +82,7 @@ def test_the_name_chooses_the_store(name, location):
 def test_an_ssm_secure_string_is_read_decrypted_and_wins_over_the_inline_value():
     put_parameter("/enhancer/test/owner-key-secret", "from-ssm " * 5)
 
-    value = read_secret("/enhancer/test/owner-key-secret", SecretStr("inline"), purpose="owner_key_secret")
+    value = read_secret("/enhancer/test/owner-key-secret", Secret("inline"), purpose="owner_key_secret")
 
     assert value == "from-ssm " * 5  # exactly as stored: an HMAC key is never trimmed
 
@@ -108,7 +108,7 @@ def test_a_binary_secret_is_decoded():
 
 
 def test_the_inline_value_is_the_fallback_and_nothing_is_none():
-    assert read_secret(None, SecretStr("inline-secret"), purpose="x") == "inline-secret"
+    assert read_secret(None, Secret("inline-secret"), purpose="x") == "inline-secret"
     assert read_secret("", "inline-plain", purpose="x") == "inline-plain"
     assert read_secret(None, None, purpose="x") is None
     assert read_secret(None, purpose="x") is None

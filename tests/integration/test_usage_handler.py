@@ -9,7 +9,13 @@ import pytest
 
 from enhancer.adapters.dynamo_keys import credits_key, daily_usage_key, monthly_usage_key
 from enhancer.domain.clock import month_key
-from tests.integration.conftest import assert_security_headers, guest_cookie, guest_key, load_event
+from tests.integration.conftest import (
+    assert_security_headers,
+    guest_cookie,
+    guest_key,
+    load_event,
+    start_in_a_fresh_rate_window,
+)
 
 GUEST = guest_cookie("3f1c2a9e-5b7d-4c1e-9a2b-8d7e6f5a4b3c")
 
@@ -149,6 +155,7 @@ def test_host_session_cookie_wins_over_session_id(invoke, accounts):
 
 def test_the_31st_request_in_a_window_is_refused_even_by_a_fresh_instance(invoke, aws):
     cookies = {"guest_id": GUEST}
+    start_in_a_fresh_rate_window()
     statuses = [invoke("UsageFunction", load_event("usage-get", cookies=cookies)).status for _ in range(30)]
     assert statuses == [200] * 30
 

@@ -19,7 +19,7 @@ from enhancer.domain.errors import ServiceUnavailable
 from enhancer.observability import logger
 
 if TYPE_CHECKING:
-    from pydantic import SecretStr
+    from enhancer.config import Secret
 
 SECRET_CACHE_SECONDS = 300
 SECRETS_MANAGER_PREFIX = "secretsmanager:"
@@ -37,7 +37,7 @@ def secret_location(name: str) -> tuple[Store, str]:
     return "ssm", name
 
 
-def read_secret(name: str | None, inline: SecretStr | str | None = None, *, purpose: str,
+def read_secret(name: str | None, inline: Secret | str | None = None, *, purpose: str,
                 max_age: int = SECRET_CACHE_SECONDS) -> str | None:
     """The secret `name` points to (cached `max_age` seconds), else the inline value, else None.
 

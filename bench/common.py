@@ -33,6 +33,8 @@ PROBE_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "Bench",
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_DEV": "false",
+    # Set by the Lambda runtime; the enhancer package defers garbage collection to the first event there.
+    "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
 }
 # Inherited settings that would change what or how the probe imports.
 SCRUBBED = ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONPROFILEIMPORTTIME",

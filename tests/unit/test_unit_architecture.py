@@ -44,3 +44,36 @@ def test_relative_imports_do_not_hide_a_way_out():
     relative = [str(p.relative_to(PACKAGE)) for p in INNER_LAYERS
                 if any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(ast.parse(p.read_text())))]
     assert relative == []
+
+
+# --- what every cold start pays (docs/architecture.md §10) -------------------------------------------------------
+
+ALL_MODULES = sorted(PACKAGE.rglob("*.py"))
+# FastAPI reads the signatures of the functions these modules define (endpoints and dependencies): a string
+# annotation costs it one `eval` at init, so these evaluate their annotations where they are defined.
+INSPECTED_BY_FASTAPI = sorted([*(PACKAGE / "http" / "routes").rglob("*.py"),
+                               *(PACKAGE / "http" / name for name in ("dependencies.py", "identity.py",
+                                                                      "rate_limit.py", "job_view.py"))])
+
+
+def _future_annotations(path: Path) -> bool:
+    return any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+               and any(alias.name == "annotations" for alias in node.names)
+               for node in ast.parse(path.read_text()).body)
+
+
+@pytest.mark.parametrize("path", INSPECTED_BY_FASTAPI, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_modules_fastapi_inspects_do_not_postpone_annotations(path: Path):
+    assert _future_annotations(PACKAGE / "domain" / "jobs.py")  # the check can see the import where it is
+    assert not _future_annotations(path)
+
+
+def test_no_regular_expression_is_compiled_at_import():
+    compiled_at_import = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path in ALL_MODULES for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Call)
+        and ast.unparse(node.value.func) == "re.compile"]
+    # Only the Replicate client's and the migrations' own, loaded by just the functions that use them.
+    assert all(where.startswith(("adapters/providers/replicate/", "adapters/sql/schema.py"))
+               for where in compiled_at_import), compiled_at_import

@@ -283,8 +283,8 @@ def _names(code: CodeType) -> Iterable[str]:
 
 def import_plan(*functions: Callable[..., object]) -> frozenset[str]:
     """The adapter modules `functions` may build, read from the names their code uses (`bootstrap.ledger()` names
-    `ledger`), following the enhancer functions they call. A name used for something else (`deps.ledger`) only
-    adds a module the function may not need, as importing them all did before."""
+    `ledger`), following the enhancer functions they call outside the domain. A name used for something else
+    (`deps.ledger`) only adds a module the function may not need, as importing them all did before."""
     seen: set[int] = set()
     names: set[str] = set()
     pending = list(functions)
@@ -298,7 +298,9 @@ def import_plan(*functions: Callable[..., object]) -> frozenset[str]:
         for name in _names(code):
             names.add(name)
             called = scope.get(name)
-            if callable(called) and str(getattr(called, "__module__", "")).startswith("enhancer."):
+            # The domain is pure (it builds no adapter), so its functions are not followed.
+            module = str(getattr(called, "__module__", ""))
+            if callable(called) and module.startswith("enhancer.") and not module.startswith("enhancer.domain."):
                 pending.append(called)
     factories = names & _IMPORTS.keys()
     for composite in names & _COMPOSITES.keys():

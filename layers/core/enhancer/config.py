@@ -201,13 +201,18 @@ class SettingsGroup:
     checked like values, and the instance frozen. `ConfigurationError` names every bad variable at once; a
     group's `_check_group` then judges the fields together (ValueError)."""
 
-    _fields: ClassVar[dict[str, _Setting]] = {}
+    _fields: ClassVar[dict[str, _Setting]]
 
     environment: Environment = "production"
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        fields: dict[str, _Setting] = {}
+    @classmethod
+    def _group_fields(cls) -> dict[str, _Setting]:
+        """The group's fields (its own and its bases'), collected when the group is first loaded: a function
+        loads one or two of the groups this module defines."""
+        fields: dict[str, _Setting] | None = vars(cls).get("_fields")
+        if fields is not None:
+            return fields
+        fields = {}
         for klass in reversed(cls.__mro__):
             annotations = vars(klass).get("__annotations__", {})
             if any(isinstance(annotation, str) for annotation in annotations.values()):
@@ -221,9 +226,10 @@ class SettingsGroup:
                 spec.name, spec.annotation = name, annotation
                 fields[name] = spec
         cls._fields = fields
+        return fields
 
     def __init__(self, **values: Any) -> None:
-        fields = type(self)._fields
+        fields = type(self)._group_fields()
         given = {key.lower(): value for key, value in values.items()}
         unknown = sorted(set(given) - set(fields))
         if unknown:
@@ -254,7 +260,7 @@ class SettingsGroup:
         raise FrozenInstanceError(f"cannot delete setting {name!r}")
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self)._fields)
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self)._group_fields())
         return f"{type(self).__name__}({shown})"
 
     @property

@@ -28,6 +28,7 @@ import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from enhancer import end_of_init
 from enhancer.domain.errors import AppError, ConfigurationError, validation_issues
 from enhancer.observability import logger, metrics
 
@@ -43,9 +44,16 @@ VALIDATION_ERROR = "validation_error"
 
 def _observed(fn: Handler, *, correlation_id_path: str | None = None) -> Handler:
     """Logger context and metrics around a handler: metrics outermost, so they flush after everything. The event
-    is never logged, whatever POWERTOOLS_LOGGER_LOG_EVENT says: an API event carries cookies and API keys."""
-    return metrics.log_metrics(
+    is never logged, whatever POWERTOOLS_LOGGER_LOG_EVENT says: an API event carries cookies and API keys. The
+    first event ends init (`enhancer.end_of_init`: garbage collection back on)."""
+    observed = metrics.log_metrics(
         logger.inject_lambda_context(fn, correlation_id_path=correlation_id_path, clear_state=True, log_event=False))
+
+    def handler(event: Any, context: Any) -> Any:
+        end_of_init()
+        return observed(event, context)
+
+    return functools.update_wrapper(handler, observed)
 
 
 # --- HTTP -------------------------------------------------------------------------------------------------

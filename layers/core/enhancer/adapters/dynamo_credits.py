@@ -4,7 +4,7 @@ optimistic concurrency; every change is conditional on the version it read."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from enhancer.adapters.dynamo_keys import (
     CONSUME_RECORD_TTL_SECONDS,
@@ -17,7 +17,6 @@ from enhancer.adapters.dynamo_keys import (
     packs_to_attribute,
     purchase_key,
 )
-from enhancer.domain.billing import Withdrawal, refund_withdrawal
 from enhancer.domain.clock import next_month_start
 from enhancer.domain.credits import CreditPack, balance_tenths
 from enhancer.domain.quota import (
@@ -30,6 +29,9 @@ from enhancer.domain.quota import (
     split_charge,
 )
 from enhancer.domain.usage import TENTHS_PER_CREDIT
+
+if TYPE_CHECKING:
+    from enhancer.domain.billing import Withdrawal
 
 ATTEMPTS = 8
 
@@ -151,6 +153,9 @@ class DynamoCredits:
         more (a balance never goes negative). Stripe's `amount_refunded` is cumulative, so the same refund seen
         again asks for nothing more. None when the payment bought no pack."""
         from botocore.exceptions import ClientError
+
+        # Imported here: only the Stripe webhook refunds, and every function that charges loads this module.
+        from enhancer.domain.billing import Withdrawal, refund_withdrawal
 
         for _ in range(ATTEMPTS):
             record = self._client.get_item(TableName=self._table, Key={"pk": {"S": purchase_key(payment_ref)}},

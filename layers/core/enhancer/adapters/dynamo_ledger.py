@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from enhancer.adapters.dynamo_credits import ATTEMPTS, DynamoCredits
 from enhancer.adapters.dynamo_keys import (
@@ -26,7 +26,6 @@ from enhancer.adapters.dynamo_keys import (
     monthly_usage_key,
     number,
 )
-from enhancer.domain.billing import Withdrawal
 from enhancer.domain.clock import month_key, next_month_start
 from enhancer.domain.credits import CreditPack
 from enhancer.domain.errors import AppError
@@ -43,6 +42,9 @@ from enhancer.domain.quota import (
 )
 from enhancer.domain.usage import DAILY_WINDOW_SECONDS, TENTHS_PER_CREDIT
 from enhancer.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from enhancer.domain.billing import Withdrawal
 
 # What `reserve` refuses a charge with; anything else it raises is a fault, not a refusal.
 REFUSALS = (QuotaExceeded, GuestsOfIpCapReached, GuestBudgetReached)

@@ -23,7 +23,7 @@ Interval = Literal["monthly", "annual"]
 ENDED_SUBSCRIPTION_STATUSES = frozenset({"canceled", "unpaid", "incomplete_expired"})
 
 MAX_RETURN_TO_CHARS = 512
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_SCHEME = r"^[A-Za-z][A-Za-z0-9+.-]*:"  # compiled on first use (re caches it), not at import
 
 
 # --- price tables ---------------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def same_site_path(value: object) -> str | None:
     no control characters, at most MAX_RETURN_TO_CHARS."""
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_RETURN_TO_CHARS:
         return None
-    if not value.startswith("/") or value.startswith("//") or "\\" in value or _SCHEME.match(value):
+    if not value.startswith("/") or value.startswith("//") or "\\" in value or re.match(_SCHEME, value):
         return None
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         return None

@@ -33,7 +33,7 @@ _PNG_BIT_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16),
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and RST0–RST7 carry no length
 _JPEG_MAX_MARKERS = 4096  # segments before the frame header; real files have a few dozen
-_NOT_FF = re.compile(rb"[^\xff]")
+_NOT_FF = rb"[^\xff]"  # compiled on first use (re caches it), not at import
 # PNG and WebP chunks walked at most: libpng writes 8 KiB IDATs (~1,300 for 10 MiB), while 10 MiB of empty
 # chunks would be ~870,000 loop passes for nothing.
 _MAX_CHUNKS = 65_536
@@ -174,7 +174,7 @@ def _jpeg_dimensions(data: bytes) -> tuple[int, int]:
     for _ in range(_JPEG_MAX_MARKERS):
         if pos >= end or data[pos] != 0xFF:
             raise corrupt_image()
-        found = _NOT_FF.search(data, pos)  # any number of 0xFF fill bytes may precede a marker
+        found = re.compile(_NOT_FF).search(data, pos)  # any number of 0xFF fill bytes may precede a marker
         if found is None:
             raise corrupt_image()
         pos = found.start()

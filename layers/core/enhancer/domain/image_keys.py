@@ -11,7 +11,7 @@ from enhancer.domain.values import value_class
 
 KEY_PREFIX = "ai-enhancer"
 # One key segment: no leading dot (so no `.`/`..`), no slashes, no percent-escapes, nothing exotic.
-_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+_SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}"  # compiled on first use (re caches it), not at import
 MAX_KEY_LENGTH = 512
 
 
@@ -43,7 +43,7 @@ def parse_image_key(raw_key: str) -> ImageKey | None:
     segments = raw_key.split("/")
     if len(segments) < 5 or segments[0] != KEY_PREFIX:
         return None
-    if not all(_SEGMENT.fullmatch(segment) for segment in segments):
+    if not all(re.fullmatch(_SEGMENT, segment) for segment in segments):
         return None
     try:
         category = ImageCategory(segments[1])

@@ -5,8 +5,6 @@ Each is the composition root's shared instance. They are `async def` for the sam
 (see `enhancer.http.identity`): FastAPI runs a plain `def` dependency on a worker thread.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated
 

@@ -2,8 +2,6 @@
 keys and the key has a scope the route admits, else the session or guest cookie; a new guest gets its cookie on
 the way out."""
 
-from __future__ import annotations
-
 import time
 from typing import Annotated
 

@@ -1,8 +1,6 @@
 """The job object every job route (and a generate handed over to a job) answers with, and what job routes
 need from the composition root."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from fastapi import Depends, Request

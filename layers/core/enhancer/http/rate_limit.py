@@ -1,7 +1,5 @@
 """The rate-limit dependencies: one atomic DynamoDB update per request (docs/architecture.md §3)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from fastapi import Depends, Request

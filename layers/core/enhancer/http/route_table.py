@@ -36,7 +36,8 @@ API_ROUTES: dict[str, tuple[str, ...]] = {
     "/r2-ai/{key+}": ("GET", "HEAD"),
 }
 
-_VARIABLE = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
+# Compiled on first use (re caches it), not at import: most functions never match a path.
+_VARIABLE = r"\{([A-Za-z0-9_]+)(\+?)\}"
 
 
 @value_class
@@ -59,7 +60,7 @@ class PathTemplate:
 def path_template(template: str) -> PathTemplate:
     parts, variables, greedy = [], 0, 0
     for segment in template.strip("/").split("/"):
-        variable = _VARIABLE.fullmatch(segment)
+        variable = re.fullmatch(_VARIABLE, segment)
         if variable and variable.group(2):
             parts.append(f"(?P<{variable.group(1)}>[^/].*)")  # a greedy path parameter: one or more segments
             greedy += 1

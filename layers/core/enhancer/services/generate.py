@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from enhancer.domain.enhancement import EnhanceOptions, check_entitlements, cost_tenths, parse_options
 from enhancer.domain.errors import Forbidden, ProviderFailed, ProviderTimedOut, TooSlowForDeadline, ValidationFailed
@@ -15,7 +16,6 @@ from enhancer.domain.guest_limits import SpendCap, guest_caps
 from enhancer.domain.identity import Identity
 from enhancer.domain.image_checks import MAX_IMAGE_BYTES, ImageHeader, sniff_type
 from enhancer.domain.image_keys import ImageCategory, new_image_key, parse_image_key
-from enhancer.domain.jobs import Job
 from enhancer.domain.models import ModelSpec, find_model
 from enhancer.domain.output_format import OutputFormat
 from enhancer.domain.plans import Entitlements, OwnerType, entitlements_for
@@ -31,6 +31,9 @@ from enhancer.services.ports import (
     Provider,
     SourceImage,
 )
+
+if TYPE_CHECKING:  # a synchronous generate never loads the jobs domain; only a hand-over makes a job
+    from enhancer.domain.jobs import Job
 
 SOURCE_URL_SECONDS = 900  # long enough for a remote model to fetch the original, short enough not to matter
 
@@ -171,7 +174,7 @@ def store_result(enhanced: EnhancedImage, output: OutputFormat, owner_type: Owne
 
 # Hands work that cannot finish by the deadline to a job: (prepared, reservation, original key, the prediction
 # left running or None) → the job, which carries on with the same charge and the same stored original.
-HandOver = Callable[[PreparedEnhancement, Reservation, str, str | None], Job]
+HandOver = Callable[[PreparedEnhancement, Reservation, str, str | None], "Job"]
 
 
 @value_class

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from enhancer.adapters.sql.connections import PerThreadConnection
-from enhancer.domain.auth import SignInRefused
 from enhancer.domain.plans import ACTIVE_SUBSCRIPTION_STATUSES
 from enhancer.services.ports import AccountRecord
 
@@ -95,6 +94,9 @@ class SqlAccounts(PerThreadConnection):
         """The user a Cognito subject signs in as: the one already keyed by it (its email kept current), else
         the user with this verified email who has no subject yet (an account from before Cognito), else a new
         free user. SignInRefused("email_in_use") when the email belongs to another subject's user."""
+        # Imported here: only the sign-in callback signs in, and every function with sessions loads this module.
+        from enhancer.domain.auth import SignInRefused
+
         email = email.strip().lower()
 
         def work(conn: Any) -> tuple[str, str]:

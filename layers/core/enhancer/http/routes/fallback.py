@@ -4,8 +4,6 @@ API Gateway answers unrouted methods with its own 404; the template sends `ANY <
 here instead, so the deployed API answers like the local stack does.
 """
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 

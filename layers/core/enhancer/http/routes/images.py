@@ -1,7 +1,5 @@
 """GET/HEAD /r2-ai/{key+} — stored images through the API: public uploads, owner-only results."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 

@@ -1,7 +1,5 @@
 """GET /api/ai-image/usage — the caller's daily and monthly usage, plan and entitlements."""
 
-from __future__ import annotations
-
 import time
 
 from fastapi import APIRouter

@@ -2,8 +2,6 @@
 their Cognito user, images, counters, credit packs, jobs and sessions (services/account.py); answers what was
 removed and clears the session cookies. Origin + CSRF, as every unsafe method."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 

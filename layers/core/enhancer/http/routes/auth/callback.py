@@ -2,8 +2,6 @@
 gets a 30-day session and goes to the path the login started from; anything else goes there with
 `?auth=<reason>` (domain/auth.py REASONS) and no session — never an error page, never a 500."""
 
-from __future__ import annotations
-
 import time
 
 from fastapi import APIRouter, Request

@@ -1,8 +1,6 @@
 """GET /api/auth/login?returnTo= — 302 to Cognito's managed login. The attempt (state, nonce, PKCE verifier and
 the same-site path to come back to) rides in a short-lived, signed, HttpOnly cookie until the callback."""
 
-from __future__ import annotations
-
 import time
 
 from fastapi import APIRouter, Request

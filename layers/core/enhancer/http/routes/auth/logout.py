@@ -2,8 +2,6 @@
 login's sign-out URL (`logoutUrl`, null where sign-in is not configured) for the page to visit, which ends the
 Cognito session too. Idempotent: signed out already, it answers the same."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 

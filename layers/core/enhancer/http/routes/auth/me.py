@@ -1,7 +1,5 @@
 """GET /api/auth/me — the signed-in user (id, email, plan), or 401."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter
 from starlette.responses import Response
 

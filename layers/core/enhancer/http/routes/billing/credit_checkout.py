@@ -2,8 +2,6 @@
 Checkout page of the pack. 503 with a clear message when credit packs are off (PUBLIC_ENABLE_CREDITS_CTA) or
 the pack has no price on this deployment."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request

@@ -2,8 +2,6 @@
 the Stripe Checkout page of the plan (in development without a Stripe key, the local checkout page).
 `returnTo` is used only when it is a path on this site."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request

@@ -1,8 +1,6 @@
 """GET /api/billing/portal?returnTo= — 302 to the signed-in user's Stripe customer portal, or back to the page
 with `billing=no_customer` when they have never paid; 401 when not signed in."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 

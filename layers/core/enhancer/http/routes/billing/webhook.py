@@ -6,8 +6,6 @@ a redelivered event → 200 and nothing changes (Powertools idempotency on the e
 5xx, so Stripe delivers the event again; nothing of it was kept.
 """
 
-from __future__ import annotations
-
 import hashlib
 
 from fastapi import APIRouter, Request

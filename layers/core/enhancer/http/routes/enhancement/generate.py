@@ -2,7 +2,7 @@
 cannot finish by the deadline carries on as a job (202 with the job, charged once). `dryRun=true` answers the
 charge it would take instead, storing and charging nothing (`http/quote_view.py`)."""
 
-from __future__ import annotations
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -12,7 +12,6 @@ from enhancer.domain import rate_limits
 from enhancer.domain.clock import iso_utc
 from enhancer.domain.enhancement import parse_flag
 from enhancer.domain.identity import Identity
-from enhancer.domain.jobs import Job
 from enhancer.domain.plans import free_limits
 from enhancer.domain.quota import Reservation
 from enhancer.http.deadline import request_deadline
@@ -24,6 +23,9 @@ from enhancer.http.quote_view import DRY_RUN_FIELD, quote_view
 from enhancer.http.rate_limit import rate_limit
 from enhancer.http.urls import image_url
 from enhancer.services.generate import HandedOver, HandOver, PreparedEnhancement, dry_run, generate
+
+if TYPE_CHECKING:
+    from enhancer.domain.jobs import Job
 
 router = APIRouter()
 
@@ -63,7 +65,7 @@ def _hand_over(identity: Identity) -> HandOver | None:
         return None
 
     def hand_over(prepared: PreparedEnhancement, reservation: Reservation, original_key: str,
-                  prediction_id: str | None) -> Job:
+                  prediction_id: str | None) -> "Job":
         from enhancer import bootstrap
         from enhancer.services.jobs import enqueue
 

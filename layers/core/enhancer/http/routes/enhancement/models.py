@@ -1,7 +1,5 @@
 """GET /api/ai-image/models — the model registry and the UI flags."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter
 from starlette.responses import Response
 

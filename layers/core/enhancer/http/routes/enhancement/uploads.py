@@ -1,7 +1,5 @@
 """POST /api/ai-image/uploads — a presigned S3 POST for one image under the caller's own prefix."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 

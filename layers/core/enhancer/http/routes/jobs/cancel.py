@@ -1,7 +1,5 @@
 """POST /api/ai-image/jobs/{id}/cancel — queued or processing → canceled, the charge given back; idempotent."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 

@@ -5,8 +5,6 @@ An `Idempotency-Key` header makes a retried create answer the same job instead o
 200 with the charge the create would take and creates, stores and records nothing, not even the key.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 

@@ -1,7 +1,5 @@
 """DELETE /api/ai-image/jobs/{id} — a job that has ended, removed with its images."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 

@@ -1,8 +1,6 @@
 """GET /api/ai-image/jobs/{id} — one job, to its owner only; a limiter of its own, generous enough for a page
 polling every second."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 

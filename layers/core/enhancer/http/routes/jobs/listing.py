@@ -1,7 +1,5 @@
 """GET /api/ai-image/jobs — the caller's own jobs, newest first: `status` filter, `limit` ≤ 100, `cursor`."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 

@@ -2,8 +2,6 @@
 waiting execution. Signed, so no origin or CSRF check (its function is built with `verify_origin=False`);
 a bad signature or a timestamp more than 5 minutes off → 400 and nothing changes; a duplicate → 200."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 

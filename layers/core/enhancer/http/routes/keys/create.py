@@ -1,8 +1,6 @@
 """POST /api/keys {name, scopes} — a signed-in user's new personal API key; 201 with the key object and `key`,
 the only time the key itself is shown (the store keeps its hash). At most 10 active keys (409 beyond)."""
 
-from __future__ import annotations
-
 import time
 from typing import Annotated, Literal
 

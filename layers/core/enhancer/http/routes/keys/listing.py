@@ -2,8 +2,6 @@
 display prefix and when it was last used (to the minute), never the key or its hash; and the user's callback
 signing secret (`callbackSigningSecret`, README: Completion callbacks), which verifies their jobs' callbacks."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter
 from starlette.responses import Response
 

@@ -1,8 +1,6 @@
 """DELETE /api/keys/{keyId} — the signed-in user's key stops working at once; answers the key with `revokedAt`.
 Idempotent (a revoked key keeps its time); someone else's or an unknown id is 404."""
 
-from __future__ import annotations
-
 import time
 from typing import Annotated
 
